@@ -1,0 +1,283 @@
+"""Minibatch SGD for the MLP, fast enough to watch: `python -m mlp.train`.
+
+The step below is the equations of `mlp/model.py` (same symbols), rewritten
+for speed only in *how* memory is used, never in *what* is computed:
+
+- the data stay uint8; each batch is converted to float32 into one buffer,
+- the epoch is shuffled once into a contiguous copy, so a batch is a slice,
+- every intermediate (a1, h, z, δz, ...) lives in a preallocated buffer,
+- η/N is folded into δz, so ∇θ already carries the step size and the update
+  is one in-place subtraction,
+- no one-hot matrix: "P - Y" is "subtract 1 at the true class".
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from .model import INPUTS, MLP, as_inputs
+
+
+class Diverged(RuntimeError):
+    """The loss blew up or stopped being finite; the model was put back to its last good weights."""
+
+
+# A ReLU net fed too large a step rarely reaches NaN: its units die and the loss
+# sits at a large finite value. So "diverged" also means a running loss four times
+# that of guessing uniformly (4 ln 10 ≈ 9.2); healthy runs stay below ln 10.
+EXPLODED = 4.0
+CHECKPOINT_EVERY = 50  # steps between snapshots of known-good weights
+
+
+@dataclass
+class Config:
+    """Hyperparameters. Defaults are the design document's plain SGD."""
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float = 0.1
+    hidden: int = 128
+    seed: int = 0
+    momentum: float = 0.0     # classic heavy-ball momentum; 0 = plain SGD
+    lr_decay: float = 1.0     # η is multiplied by this after every epoch
+    l2: float = 0.0           # weight decay on W1, W2 (not the biases)
+    augment: bool = False     # random affine + stroke-width changes per batch
+
+    LIMITS = {  # name: (low, high), inclusive; checked by validate()
+        "epochs": (1, 1000), "batch_size": (1, 60_000), "lr": (1e-6, 100.0),
+        "hidden": (1, 4096), "seed": (0, 2**32 - 1), "momentum": (0.0, 0.999),
+        "lr_decay": (0.01, 1.0), "l2": (0.0, 1.0),
+    }
+
+    def validate(self) -> "Config":
+        """Raise ValueError naming the first setting out of range; return self."""
+        for name, (low, high) in self.LIMITS.items():
+            value = getattr(self, name)
+            integral = isinstance(low, int) and isinstance(high, int)
+            if integral and not (isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+            if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) \
+                    or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
+        return self
+
+    def as_meta(self) -> dict:
+        return {k: v for k, v in asdict(self).items()}
+
+
+class StepResult(NamedTuple):
+    epoch: int          # 0-based epoch this step belongs to
+    batch: int          # 0-based batch index within the epoch
+    loss: float         # cross-entropy of this batch before the update
+    epoch_done: bool    # this was the last batch of the epoch
+
+
+class Trainer:
+    """Trains `model` in place on X uint8 (N,784), y (N,) labels, one step at a time.
+
+    `step()` is the unit a live UI can pause between; `train()` runs whole epochs.
+    """
+
+    def __init__(self, model: MLP, X: np.ndarray, y: np.ndarray, config: Config):
+        config.validate()
+        if X.ndim != 2 or X.shape[1] != INPUTS or len(X) != len(y) or len(y) == 0:
+            raise ValueError(f"need X (N,{INPUTS}) and y (N,), got {X.shape} and {np.shape(y)}")
+        if model.hidden != config.hidden:
+            raise ValueError(f"model has {model.hidden} hidden units, config says {config.hidden}")
+        self.model, self.config = model, config
+        self.X, self.y = X, np.asarray(y, dtype=np.intp)
+        self.rng = np.random.default_rng(config.seed)
+        self.lr = config.lr
+        self.epoch, self.batch, self.steps = 0, 0, 0
+        C = model.W2.shape[1]
+        self.running_loss = math.log(C)
+        self._explode_at = EXPLODED * math.log(C)
+        # Running loss over ~256 samples, so one unlucky small batch is not called divergence.
+        self._loss_weight = min(1.0, config.batch_size / 256)
+        self._good = model.copy()
+        B = min(config.batch_size, len(y))
+        self.steps_per_epoch = math.ceil(len(y) / B)
+        dt, h = model.dtype, model.hidden
+        # Preallocated per-step buffers, sized for a full batch.
+        self._x = np.empty((B, INPUTS), dt)
+        self._a1 = np.empty((B, h), dt)
+        self._z = np.empty((B, C), dt)
+        self._dh = np.empty((B, h), dt)
+        self._g = {k: np.empty_like(v) for k, v in model.params().items()}
+        self._velocity = {k: np.zeros_like(v) for k, v in model.params().items()} if config.momentum else None
+        self._augment = None
+        if config.augment:
+            from .augment import Augmenter
+            self._augment = Augmenter(seed=config.seed + 1)
+        self._shuffle()
+
+    def _shuffle(self) -> None:
+        order = self.rng.permutation(len(self.y))
+        self._Xs, self._ys = self.X[order], self.y[order]
+
+    def step(self) -> StepResult:
+        """One minibatch of SGD.
+
+        Raises Diverged, with the model restored to its last good weights, when the
+        loss is not finite or the running loss exploded.
+        """
+        B = self.config.batch_size
+        lo = self.batch * B
+        xb8, y = self._Xs[lo:lo + B], self._ys[lo:lo + B]
+        if self._augment is not None:
+            xb8 = self._augment(xb8)
+        N = len(y)
+        X = self._x[:N]
+        np.multiply(xb8, self.model.dtype.type(1 / 255), out=X)
+        try:
+            loss = self._sgd_step(X, y)
+        except Diverged:
+            self._restore_good()
+            raise
+        self.running_loss += self._loss_weight * (loss - self.running_loss)
+        if self.running_loss > self._explode_at:
+            self._restore_good()
+            raise Diverged(f"the loss exploded to {self.running_loss:.1f} at epoch {self.epoch + 1}, "
+                           f"batch {self.batch + 1}: the learning rate {self.lr:g} is too large")
+        self.steps += 1
+        if self.steps % CHECKPOINT_EVERY == 0:
+            self._good = self.model.copy()
+        result = StepResult(self.epoch, self.batch, loss, self.batch + 1 == self.steps_per_epoch)
+        self.batch += 1
+        if result.epoch_done:
+            self.epoch, self.batch = self.epoch + 1, 0
+            self.lr *= self.config.lr_decay
+            self._shuffle()
+        return result
+
+    def _restore_good(self) -> None:
+        for name, theta in self.model.params().items():
+            theta[...] = getattr(self._good, name)
+
+    def _sgd_step(self, X: np.ndarray, y: np.ndarray) -> float:
+        m, g, N = self.model, self._g, len(y)
+        rows = np.arange(N)
+        # Forward: a1 = X W1 + b1, h = ReLU(a1), z = h W2 + b2, p = softmax(z)
+        a1 = np.matmul(X, m.W1, out=self._a1[:N])
+        a1 += m.b1
+        h = np.maximum(a1, 0, out=a1)        # h overwrites a1: 1[a1 > 0] == 1[h > 0]
+        z = np.matmul(h, m.W2, out=self._z[:N])
+        z += m.b2
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z, out=z)
+        p /= p.sum(axis=1, keepdims=True)
+        loss = -float(np.mean(np.log(np.maximum(p[rows, y], np.finfo(p.dtype).tiny))))
+        if not math.isfinite(loss):
+            raise Diverged(f"the loss is not finite ({loss}) at epoch {self.epoch + 1}, batch {self.batch + 1}")
+        # Backward, with η/N folded into δz so each ∇ below is already η∇.
+        dz = p
+        dz[rows, y] -= 1                     # P - Y
+        dz *= self.lr / N                    # η δz = η (P - Y)/N
+        np.matmul(h.T, dz, out=g["W2"])      # ∇W2 = hᵀ δz
+        np.sum(dz, axis=0, out=g["b2"])      # ∇b2 = Σᵢ δz
+        dh = np.matmul(dz, m.W2.T, out=self._dh[:N])  # δh = δz W2ᵀ
+        da1 = np.multiply(dh, h > 0, out=dh)           # δa1 = δh ⊙ 1[a1 > 0]
+        np.matmul(X.T, da1, out=g["W1"])     # ∇W1 = Xᵀ δa1
+        np.sum(da1, axis=0, out=g["b1"])     # ∇b1 = Σᵢ δa1
+        if not (np.isfinite(g["W1"].sum()) and np.isfinite(g["W2"].sum())):
+            raise Diverged(f"the gradients are not finite at epoch {self.epoch + 1}, batch {self.batch + 1}")
+        self._update(g)
+        return loss
+
+    def _update(self, g: dict[str, np.ndarray]) -> None:
+        """θ ← θ - η∇θ (η already in g), with optional L2 and momentum."""
+        cfg = self.config
+        for name, theta in self.model.params().items():
+            step = g[name]
+            if cfg.l2 and name in ("W1", "W2"):
+                step += (self.lr * cfg.l2) * theta
+            if self._velocity is not None:
+                v = self._velocity[name]
+                v *= cfg.momentum
+                v += step
+                step = v
+            theta -= step
+
+    def train(self, epochs: int | None = None, X_test=None, y_test=None,
+              on_epoch: Callable[[int, float, float | None], None] | None = None,
+              on_step: Callable[[StepResult], None] | None = None) -> list[dict]:
+        """Run whole epochs; returns one record per epoch (mean loss, test accuracy, seconds)."""
+        history = []
+        for _ in range(epochs or self.config.epochs):
+            start, losses = time.perf_counter(), []
+            while True:
+                result = self.step()
+                losses.append(result.loss)
+                if on_step:
+                    on_step(result)
+                if result.epoch_done:
+                    break
+            seconds = time.perf_counter() - start
+            acc = self.model.accuracy(X_test, y_test) if X_test is not None else None
+            history.append({"epoch": self.epoch, "loss": float(np.mean(losses)),
+                            "test_accuracy": acc, "seconds": seconds})
+            if on_epoch:
+                on_epoch(self.epoch, history[-1]["loss"], acc)
+        return history
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    d = Config()
+    p = argparse.ArgumentParser(prog="python -m mlp.train", description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr, help="learning rate η")
+    p.add_argument("--hidden", type=int, default=d.hidden)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--momentum", type=float, default=d.momentum)
+    p.add_argument("--lr-decay", type=float, default=d.lr_decay, help="η multiplier per epoch")
+    p.add_argument("--l2", type=float, default=d.l2)
+    p.add_argument("--augment", action="store_true", help="random affine + stroke-width augmentation")
+    p.add_argument("--out", default=None, help="save the trained weights here (.npz)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    from tqdm import tqdm
+
+    from . import data, weights
+
+    args = parse_args(argv)
+    config = Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
+                    seed=args.seed, momentum=args.momentum, lr_decay=args.lr_decay, l2=args.l2,
+                    augment=args.augment)
+    try:
+        config.validate()
+    except ValueError as e:
+        raise SystemExit(f"error: {e}")
+    X, y = data.load_mnist("train")
+    X_test, y_test = data.load_mnist("test")
+    model = MLP.init(hidden=config.hidden, seed=config.seed)
+    trainer = Trainer(model, X, y, config)
+    bar = tqdm(total=config.epochs * trainer.steps_per_epoch, unit="batch", dynamic_ncols=True)
+    on_step = lambda r: (bar.update(1), bar.set_postfix(epoch=r.epoch + 1, loss=f"{r.loss:.3f}", refresh=False))
+    on_epoch = lambda e, loss, acc: tqdm.write(f"epoch {e:3d}  loss {loss:.4f}  test accuracy {acc:.2%}")
+    try:
+        trainer.train(X_test=X_test, y_test=y_test, on_step=on_step, on_epoch=on_epoch)
+    except Diverged as e:
+        bar.close()
+        raise SystemExit(f"error: training diverged ({e}); try a smaller --lr")
+    bar.close()
+    accuracy = model.accuracy(X_test, y_test)
+    print(f"final test accuracy {accuracy:.2%}")
+    if args.out:
+        weights.save(model, args.out, recipe=config.as_meta(), seed=config.seed,
+                     test_accuracy=accuracy, date=time.strftime("%Y-%m-%d"),
+                     command="python -m mlp.train " + " ".join(argv if argv is not None else __import__("sys").argv[1:]))
+        print(f"saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""Training on real MNIST: the loss falls, held-out accuracy beats 90%, runs are reproducible,
+bad settings are refused and divergence never leaves NaN weights."""
+import numpy as np
+import pytest
+
+from mlp import data, weights
+from mlp.model import MLP, cross_entropy
+from mlp.train import Config, Diverged, Trainer, main
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    try:
+        return data.load_mnist("train"), data.load_mnist("test")
+    except (data.MnistError, OSError) as e:
+        pytest.fail(f"real MNIST is needed (make test fetches it: python -m mlp.data): {e}")
+
+
+def test_training_on_a_few_thousand_samples_lowers_loss_and_beats_90_percent(mnist):
+    (X, y), (X_test, y_test) = mnist
+    X, y = X[:5000], y[:5000]
+    model = MLP.init(seed=0)
+    before = model.loss(X_test[:2000], y_test[:2000])
+    history = Trainer(model, X, y, Config(epochs=8, lr=0.2, batch_size=32)).train()
+    after = model.loss(X_test[:2000], y_test[:2000])
+    assert history[-1]["loss"] < history[0]["loss"] < before
+    assert after < before / 4
+    assert model.accuracy(X_test, y_test) > 0.90
+
+
+def test_same_seed_same_weights_different_seed_different(mnist):
+    (X, y), _ = mnist
+    def run(seed):
+        model = MLP.init(hidden=32, seed=seed)
+        Trainer(model, X[:1000], y[:1000], Config(epochs=1, hidden=32, seed=seed)).train()
+        return model.W1
+    assert np.array_equal(run(1), run(1))
+    assert not np.array_equal(run(1), run(2))
+
+
+def test_fast_step_is_the_equations_of_the_model():
+    """Trainer's fused step must equal forward/backward/step of mlp.model exactly in float64."""
+    rng = np.random.default_rng(0)
+    X8 = rng.integers(0, 256, (32, 784), dtype=np.uint8)
+    y = rng.integers(0, 10, 32)
+    fast = MLP.init(hidden=16, seed=0, dtype=np.float64)
+    slow = fast.copy()
+    trainer = Trainer(fast, X8, y, Config(epochs=1, batch_size=32, hidden=16, lr=0.5))
+    trainer.rng = np.random.default_rng(0)
+    order = np.arange(32)
+    trainer._Xs, trainer._ys = X8[order], y[order]
+    result = trainer.step()
+    X = X8 / 255.0
+    cache = slow.forward(X)
+    slow.step(slow.backward(X, y, cache), lr=0.5)
+    assert result.loss == pytest.approx(cross_entropy(cache.p, y), rel=1e-12)
+    for name in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=1e-10, atol=1e-12)
+
+
+def test_momentum_l2_and_decay_change_the_run(mnist):
+    (X, y), _ = mnist
+    def run(**kw):
+        model = MLP.init(hidden=16, seed=0)
+        Trainer(model, X[:2000], y[:2000], Config(epochs=2, hidden=16, **kw)).train()
+        return model.W1
+    plain = run()
+    for kw in ({"momentum": 0.9}, {"l2": 1e-3}, {"lr_decay": 0.5}):
+        assert not np.allclose(run(**kw), plain), kw
+
+
+@pytest.mark.parametrize("field, value", [
+    ("lr", 0.0), ("lr", -1.0), ("lr", float("nan")), ("lr", 1000.0),
+    ("batch_size", 0), ("batch_size", 1.5), ("epochs", 0), ("epochs", 10**6),
+    ("hidden", 0), ("momentum", 1.0), ("seed", -1),
+])
+def test_out_of_range_settings_are_refused_by_name(field, value):
+    with pytest.raises(ValueError, match=field):
+        Config(**{field: value}).validate()
+
+
+def test_divergence_is_caught_within_one_step_and_weights_stay_finite():
+    rng = np.random.default_rng(0)
+    X8 = rng.integers(0, 256, (256, 784), dtype=np.uint8)
+    y = rng.integers(0, 10, 256)
+    model = MLP.init(hidden=16, seed=0)
+    model.W2 *= 1e38   # logits overflow float32 on the very first step
+    saved = {k: v.copy() for k, v in model.params().items()}
+    trainer = Trainer(model, X8, y, Config(epochs=1, hidden=16, lr=0.1))
+    with pytest.raises(Diverged, match="not finite"):
+        trainer.step()
+    assert model.is_finite()
+    for k, v in saved.items():
+        np.testing.assert_array_equal(getattr(model, k), v)
+
+
+@pytest.mark.parametrize("lr", [3.0, 50.0])
+def test_large_learning_rate_stops_with_last_good_weights(mnist, lr):
+    (X, y), (X_test, y_test) = mnist
+    model = MLP.init(seed=0)
+    trainer = Trainer(model, X, y, Config(lr=0.1))
+    for _ in range(100):           # a good start, checkpointed at step 50 and 100
+        trainer.step()
+    good_accuracy = model.accuracy(X_test, y_test)
+    trainer.lr = lr
+    with pytest.raises(Diverged, match="learning rate"):
+        for _ in range(40):
+            trainer.step()
+    assert trainer.steps - 100 <= 10, "an exploding loss must be caught within a few steps"
+    assert model.is_finite()
+    assert model.accuracy(X_test, y_test) == pytest.approx(good_accuracy, abs=1e-9)
+
+
+def test_healthy_small_batch_training_is_not_called_divergence(mnist):
+    (X, y), _ = mnist
+    model = MLP.init(hidden=32, seed=0)
+    Trainer(model, X[:3000], y[:3000], Config(epochs=2, hidden=32, batch_size=1, lr=0.01)).train()
+    assert model.is_finite()
+
+
+def test_cli_trains_and_saves_with_meta(mnist, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "cli.npz"
+    assert main(["--epochs", "1", "--hidden", "16", "--seed", "3", "--out", str(out)]) == 0
+    model = weights.load(out)
+    assert model.hidden == 16
+    assert model.meta["recipe"]["seed"] == 3 and model.meta["recipe"]["epochs"] == 1
+    assert model.meta["test_accuracy"] > 0.85
+    assert "test accuracy" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="lr"):
+        main(["--lr", "-1"])
+
+
+def test_shipped_weights_really_score_what_their_meta_says(mnist):
+    _, (X_test, y_test) = mnist
+    model = weights.load_shipped()
+    accuracy = model.accuracy(X_test, y_test)
+    assert accuracy >= 0.975
+    assert accuracy == pytest.approx(model.meta["test_accuracy"], abs=1e-4)
