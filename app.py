@@ -1,0 +1,100 @@
+"""Draw (home page): draw a digit and watch the network read it, from pixels to probabilities."""
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from lab import draw, figures, images, mnist, models, sidebar, state, training
+
+st.set_page_config(page_title="Draw · MLP Lab", page_icon=":material/draw:", layout="wide")
+model = sidebar.render()
+PLOT = {"displayModeBar": False}
+STAGE_WIDTH = 140   # px: every stage of the pipeline shown at one size, pixels kept sharp
+SOURCE_NAMES = {state.SHIPPED: "Shipped weights", state.TRAINED: "Model from the Train page", state.OWN: "Your model"}
+
+
+st.title("Draw a digit")
+if model is None:
+    st.error("No model to answer with: the shipped weights cannot be loaded (see the sidebar).")
+    st.stop()
+
+# A page switch drops the canvas; reopen it with the strokes it had.
+if not state.canvas_mounted() and state.drawing() is not None and state.canvas_initial_strokes() is None:
+    if state.drawing().strokes:
+        state.reopen_canvas(state.drawing().strokes)
+    else:
+        state.set_drawing(None)
+
+left, right = st.columns([5, 6], gap="large")
+with left:
+    st.slider("Stroke width", 6, 40, key=state.STROKE_WIDTH)
+    canvas = st_canvas(stroke_width=state.widget_value(state.STROKE_WIDTH), stroke_color="#FFFFFF",
+                       background_color="#000000", width=280, height=280, drawing_mode="freedraw",
+                       update_streamlit=True, return_image_data=True, initial_drawing=state.canvas_initial_strokes(),
+                       key=state.canvas_key())
+    st.button("Clear", icon=":material/delete:", on_click=state.clear_canvas)
+
+image = canvas.image_data
+if image is not None:
+    prepared = draw.prepare(image)
+    state.set_drawing(None if prepared is None else
+                      state.Drawing(prepared[0], prepared[1], canvas.json_data, draw.digest(prepared[0])))
+elif state.canvas_initial_strokes() is None:
+    state.set_drawing(None)
+drawing = state.drawing()
+
+with right:
+    sources = state.available_sources()
+    if state.model_source() not in sources:
+        state.set_model_source(state.SHIPPED)
+    st.radio("Which model answers", sources, format_func=SOURCE_NAMES.get, key=state.MODEL_SOURCE,
+             horizontal=True, help="The model being trained appears once a run has started on the Train page; "
+                                   "your model once you teach it or load weights.")
+    if drawing is None:
+        st.info("Draw a digit from 0 to 9 in the black square, large and centred, like a number on a form. "
+                "The prediction appears when you lift the mouse.", icon=":material/draw:")
+        st.stop()
+    result = draw.answer(model.model, drawing.x)
+    with st.container(key="prediction"):
+        st.markdown(f"## Prediction: {result.digit}")
+        if result.confidence < draw.LOW_CONFIDENCE:
+            st.warning(draw.confidence_words(result))
+        else:
+            st.markdown(draw.confidence_words(result))
+    st.plotly_chart(figures.probabilities(result.p), config=PLOT, key="probabilities")
+
+st.subheader("What the network sees")
+st.caption("The MNIST recipe: crop the ink, make the stroke as wide as MNIST's, shrink the longer side to "
+           "20 pixels, then centre the ink's mass in a 28×28 field. "
+           "The last picture is the 784 numbers the network gets.")
+pictures = draw.stage_pictures(drawing.stages)
+for column, (picture, caption) in zip(st.columns(len(pictures)), pictures):
+    column.image(images.digit(picture, max(1, -(-STAGE_WIDTH // max(picture.shape)))), caption=caption,
+                 width=STAGE_WIDTH)
+
+st.subheader("Inside the hidden layer")
+dead = models.dead_units(model)
+heat, units = st.columns([5, 6], gap="large")
+with heat:
+    st.plotly_chart(figures.hidden_heatmap(result.h, dead, title=f"h: the {len(result.h)} hidden activations"),
+                    config=PLOT, key="hidden")
+    _, reference = mnist.reference_inputs()
+    st.caption(f"{int((result.h > 0).sum())} of {len(result.h)} units fire for this drawing. "
+               f"✕ marks the {int(dead.sum())} dead units, silent on all {reference}.")
+with units:
+    top = draw.top_units(model.model, result.h, result.digit)
+    st.markdown(f"**The units that pushed “{result.digit}” most** (h_j · W2[j, {result.digit}]), "
+                "each with its incoming weights W1[:, j]: red pixels excite it, blue ones inhibit it.")
+    for column, (unit, activation, push) in zip(st.columns(3) + st.columns(3), top):
+        column.image(models.incoming_image(model, unit), caption=f"unit {unit} · h {activation:.2f} · +{push:.2f}")
+
+st.subheader("Teach it")
+st.caption("Tell the network the right digit and it takes one SGD step, θ ← θ − η∇θ, on this drawing alone. "
+           "The updated copy becomes your model; the shipped weights are never changed.")
+state.follow(state.TEACH_LABEL, result.digit, drawing.digest)
+pick, rate, go = st.columns([3, 3, 2], vertical_alignment="bottom")
+pick.selectbox("The right digit is", range(10), key=state.TEACH_LABEL)
+rate.slider("Step size η", 0.001, 0.05, step=0.001, format="%.3f", key=state.TEACH_LR)
+go.button("Teach it", icon=":material/school:", on_click=training.teach_drawing, type="primary")
+lesson = state.teach_result()
+if lesson is not None and lesson.digest == drawing.digest:
+    st.plotly_chart(figures.before_after(lesson.before, lesson.after, lesson.label), config=PLOT, key="lesson")
+    st.caption(f"p({lesson.label}) went from {lesson.before[lesson.label]:.1%} to {lesson.after[lesson.label]:.1%}.")

@@ -1,0 +1,160 @@
+"""Plotly figures for every page: pure functions of arrays (no Streamlit here)."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from . import images
+
+DIGITS = [str(d) for d in range(10)]
+ACCENT = "#e4572e"      # the class or unit the figure is about
+MUTED = "#8da0cb"
+LOSS_POINTS = 1500      # raw loss points drawn at most; more only slows the browser
+WEIGHTS = "RdBu_r"      # blue negative, white zero, red positive (as in lab.images)
+
+
+def _figure(data: list[dict], height: int, title: str | None = None, show_legend: bool = False,
+            **layout) -> go.Figure:
+    """One Figure built in a single call: plotly validates per call, and update_* calls cost ~2 ms each."""
+    return go.Figure(data=data, layout=dict(
+        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), showlegend=show_legend,
+        title=dict(text=title) if title else None, **layout))
+
+
+TOP_LEGEND = dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom")
+
+
+def probabilities(p: np.ndarray, title: str | None = None) -> go.Figure:
+    """Bars of p (10,), the winning class highlighted."""
+    colors = [ACCENT if c == int(np.argmax(p)) else MUTED for c in range(len(p))]
+    bar = dict(type="bar", x=DIGITS, y=p, marker=dict(color=colors), text=[f"{v:.0%}" for v in p],
+               textposition="outside", cliponaxis=False, hovertemplate="digit %{x}: %{y:.2%}<extra></extra>")
+    return _figure([bar], 260, title, yaxis=dict(range=[0, 1.12], showticklabels=False, showgrid=False),
+                   xaxis=dict(type="category", title=dict(text="digit")))
+
+
+def before_after(before: np.ndarray, after: np.ndarray, label: int) -> go.Figure:
+    """Grouped bars: probabilities before and after one SGD step toward `label`."""
+    bars = [dict(type="bar", x=DIGITS, y=before, name="before", marker=dict(color=MUTED)),
+            dict(type="bar", x=DIGITS, y=after, name="after", marker=dict(color=ACCENT))]
+    return _figure(bars, 260, f"p before and after learning “{label}”", show_legend=True, legend=TOP_LEGEND,
+                   barmode="group", yaxis=dict(range=[0, 1.05], tickformat=".0%"),
+                   xaxis=dict(type="category", title=dict(text="digit")))
+
+
+def hidden_heatmap(h: np.ndarray, dead: np.ndarray | None = None, columns: int = 16,
+                   title: str | None = None, colorscale: str = "Viridis", zmid: float | None = None) -> go.Figure:
+    """A vector over the hidden units (h,) as a grid, unit j at row j // columns; dead units marked ✕."""
+    n = len(h)
+    rows = -(-n // columns)
+    grid = np.full(rows * columns, np.nan, np.float32)
+    grid[:n] = h
+    text = np.full(rows * columns, "", object)
+    if dead is not None:
+        text[:n][np.asarray(dead, bool)] = "✕"
+    shape = (rows, columns)
+    heat = dict(type="heatmap", z=grid.reshape(shape), customdata=np.arange(rows * columns).reshape(shape),
+                text=text.reshape(shape).tolist(), texttemplate="%{text}", colorscale=colorscale, zmid=zmid,
+                xgap=1, ygap=1, colorbar=dict(thickness=10),
+                hovertemplate="unit %{customdata}: %{z:.3f}<extra></extra>")
+    return _figure([heat], max(140, 28 * rows + (60 if title else 20)), title,
+                   yaxis=dict(autorange="reversed", showticklabels=False, scaleanchor="x"),
+                   xaxis=dict(showticklabels=False))
+
+
+def weight_grid(W1: np.ndarray, columns: int = 16, highlight: int | None = None) -> go.Figure:
+    """Every column of W1 (784,h) as a 28×28 tile, each tile on its own ± scale; hover names the unit."""
+    hidden = W1.shape[1]
+    tiles = W1.T.reshape(hidden, 28, 28)
+    tiles = tiles / np.maximum(np.abs(tiles).max(axis=(1, 2), keepdims=True), 1e-12)
+    mosaic = images.tile(tiles, columns)
+    unit_of = images.tile(np.broadcast_to(np.arange(hidden, dtype=np.float32)[:, None, None], tiles.shape), columns)
+    heat = dict(type="heatmap", z=mosaic, customdata=unit_of, colorscale=WEIGHTS, zmin=-1, zmax=1, showscale=False,
+                hovertemplate="unit %{customdata:.0f}<extra></extra>", hoverongaps=False)
+    shapes = []
+    if highlight is not None:
+        r, c = divmod(highlight, columns)
+        shapes.append(dict(type="rect", x0=c * 29 - 1, x1=c * 29 + 28, y0=r * 29 - 1, y1=r * 29 + 28,
+                           line=dict(color="black", width=2)))
+    rows = -(-hidden // columns)
+    return _figure([heat], int(20 + 1000 * rows / columns), shapes=shapes,   # square tiles on a ~1000 px page
+                   yaxis=dict(autorange="reversed", showticklabels=False, scaleanchor="x", showgrid=False),
+                   xaxis=dict(showticklabels=False, showgrid=False))
+
+
+def bars(values: np.ndarray, labels=None, title: str | None = None, signed: bool = True,
+         highlight: int | None = None, height: int = 240) -> go.Figure:
+    """Generic bars (e.g. a unit's outgoing weights, a gradient over classes), red > 0 > blue."""
+    values = np.asarray(values, dtype=float)
+    labels = DIGITS[:len(values)] if labels is None else [str(v) for v in labels]
+    colors = ["#b2182b" if v >= 0 else "#2166ac" for v in values] if signed else [MUTED] * len(values)
+    if highlight is not None:
+        colors[highlight] = ACCENT
+    bar = dict(type="bar", x=labels, y=values, marker=dict(color=colors), hovertemplate="%{x}: %{y:.4g}<extra></extra>")
+    return _figure([bar], height, title, xaxis=dict(type="category"))
+
+
+def histogram(values: np.ndarray, title: str | None = None, x_title: str = "activation") -> go.Figure:
+    hist = dict(type="histogram", x=np.asarray(values, dtype=float), nbinsx=50, marker=dict(color=MUTED))
+    return _figure([hist], 260, title, xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text="test digits")))
+
+
+def matrix(m: np.ndarray, title: str | None = None, x_title: str = "", y_title: str = "",
+           height: int = 300) -> go.Figure:
+    """A signed matrix (e.g. ∇W2 (h,10)) as a heatmap centred on zero."""
+    heat = dict(type="heatmap", z=np.asarray(m, dtype=float), colorscale=WEIGHTS, zmid=0, colorbar=dict(thickness=10),
+                hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>")
+    return _figure([heat], height, title, yaxis=dict(autorange="reversed", title=dict(text=y_title)),
+                   xaxis=dict(title=dict(text=x_title)))
+
+
+def loss_curve(losses: np.ndarray) -> go.Figure:
+    """Training loss per step: raw (thinned to LOSS_POINTS) and an exponential moving average."""
+    losses = np.asarray(losses, dtype=float)
+    steps = np.arange(1, len(losses) + 1)
+    stride = max(1, -(-len(losses) // LOSS_POINTS))
+    lines = [dict(type="scatter", x=steps[::stride], y=losses[::stride], mode="lines", name="per step",
+                  line=dict(color=MUTED, width=1), opacity=0.6),
+             dict(type="scatter", x=steps[::stride], y=smooth(losses)[::stride], mode="lines", name="smoothed",
+                  line=dict(color=ACCENT, width=2.5))]
+    return _figure(lines, 320, "Training loss", show_legend=True, legend=TOP_LEGEND,
+                   xaxis=dict(title=dict(text="step"), rangemode="tozero"),
+                   yaxis=dict(title=dict(text="cross-entropy loss"), rangemode="tozero"))
+
+
+def smooth(values: np.ndarray, span: int = 50) -> np.ndarray:
+    """Exponential moving average, started on the first value (no warm-up bias toward 0)."""
+    out = np.empty(len(values))
+    alpha, running = 2 / (span + 1), values[0] if len(values) else 0.0
+    for i, v in enumerate(values):
+        running += alpha * (v - running)
+        out[i] = running
+    return out
+
+
+def accuracy_curve(accuracy) -> go.Figure:
+    """Test accuracy after each epoch."""
+    accuracy = [a for a in accuracy if a is not None]
+    epochs = list(range(1, len(accuracy) + 1))
+    line = dict(type="scatter", x=epochs, y=accuracy, mode="lines+markers", line=dict(color=ACCENT, width=2.5),
+                hovertemplate="epoch %{x}: %{y:.2%}<extra></extra>")
+    return _figure([line], 320, "Test accuracy per epoch",
+                   xaxis=dict(title=dict(text="epoch"), dtick=1 if len(epochs) <= 20 else None),
+                   yaxis=dict(title=dict(text="test accuracy"), tickformat=".1%"))
+
+
+def confusion(cm: np.ndarray) -> go.Figure:
+    """Counts (true × predicted) with the numbers written in; the diagonal dominates, so log colour."""
+    heat = dict(type="heatmap", z=np.log1p(cm), x=DIGITS, y=DIGITS, text=cm, texttemplate="%{text}",
+                colorscale="Blues", showscale=False, customdata=cm,
+                hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>")
+    return _figure([heat], 460, xaxis=dict(title=dict(text="predicted"), type="category", side="top"),
+                   yaxis=dict(title=dict(text="true"), type="category", autorange="reversed"))
+
+
+def per_class_accuracy(accuracy: np.ndarray) -> go.Figure:
+    bar = dict(type="bar", x=DIGITS, y=accuracy, marker=dict(color=MUTED), text=[f"{a:.1%}" for a in accuracy],
+               textposition="outside", cliponaxis=False, hovertemplate="digit %{x}: %{y:.2%}<extra></extra>")
+    low = float(np.min(accuracy)) if len(accuracy) else 0.0
+    return _figure([bar], 300, "Accuracy per digit", yaxis=dict(range=[max(0.0, low - 0.05), 1.01], tickformat=".0%"),
+                   xaxis=dict(type="category", title=dict(text="true digit")))

@@ -1,0 +1,82 @@
+"""Models as the app hands them around, and what is computed from them, cached per model.
+
+A `ModelRef` pairs a network with a version string that is unique in the
+process; its arrays are read-only, so anything computed from it stays valid
+and `functools.lru_cache` can key on the ref (hash and equality use the version
+only).  The shipped model is loaded once and shared by every session.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from mlp import weights
+from mlp.model import MLP, as_inputs
+
+from . import images, mnist
+
+_versions = itertools.count(1)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelRef:
+    model: MLP
+    version: str     # unique per process: cache key for everything derived from the weights
+    label: str       # what the sidebar says, e.g. "Shipped weights (97.9% test accuracy)"
+
+    def __hash__(self) -> int:
+        return hash(self.version)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ModelRef) and other.version == self.version
+
+
+def new_ref(model: MLP, label: str, prefix: str = "model") -> ModelRef:
+    """Freeze `model` (the caller hands it over) and give it a fresh version."""
+    for array in model.params().values():
+        array.flags.writeable = False
+    return ModelRef(model, f"{prefix}-{next(_versions)}", label)
+
+
+@lru_cache(maxsize=1)
+def shipped() -> ModelRef:
+    """The shipped weights (raises mlp.weights.WeightsError if the file is missing or bad)."""
+    model = weights.load_shipped()
+    accuracy = model.meta.get("test_accuracy")
+    label = "Shipped weights" + (f" ({accuracy:.1%} test accuracy)" if isinstance(accuracy, float) else "")
+    return ModelRef(model, "shipped", label)
+
+
+# -- derived from the weights, cached by version -------------------------------
+
+@lru_cache(maxsize=512)
+def incoming_image(ref: ModelRef, unit: int, factor: int = 3) -> np.ndarray:
+    """(28f, 28f, 3) uint8: W1[:, unit] as a picture on its own ± colour scale."""
+    return images.signed(ref.model.W1[:, unit], factor)
+
+
+@lru_cache(maxsize=8)
+def dead_units(ref: ModelRef) -> np.ndarray:
+    """(h,) bool: units that never fire on the reference inputs (see mnist.reference_inputs)."""
+    X, _ = mnist.reference_inputs()
+    dead = ref.model.dead_units(X)
+    dead.flags.writeable = False
+    return dead
+
+
+@lru_cache(maxsize=2)
+def test_outputs(ref: ModelRef) -> tuple[np.ndarray, np.ndarray] | None:
+    """(hidden activations (10000,h), probabilities (10000,10)) on the test set, or None without MNIST."""
+    test = mnist.test_set()
+    if test is None:
+        return None
+    m = ref.model
+    cache = m.forward(as_inputs(test[0], m.dtype))
+    h, p = cache.h, cache.p
+    h.flags.writeable = False
+    p.flags.writeable = False
+    return h, p
+

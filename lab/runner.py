@@ -1,0 +1,292 @@
+"""Training in a background thread, one per session, in pure NumPy (no Streamlit here).
+
+A page script dies on every click, so the loop lives in a thread that the
+page only steers (start, pause, resume, stop) and reads (`status()`,
+`snapshot()`).  One lock guards the model and the history: a step happens
+under it, so a snapshot is never half-updated.
+
+Two things keep threads from piling up on a shared server:
+- a heartbeat: the page calls `touch()` every ~2 s; a thread whose page has
+  gone (tab closed, reloaded) stops once the heartbeat is older than ~8 s;
+- a process-wide cap on concurrent runs (env MLP_LAB_MAX_TRAINING, default
+  the number of CPUs): `start()` beyond it raises `TrainingBusy`.
+"""
+from __future__ import annotations
+
+import collections
+import itertools
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from mlp.model import MLP
+from mlp.train import Config, Diverged, Trainer
+
+HEARTBEAT_TIMEOUT = 8.0   # seconds without touch() before the thread decides nobody is watching
+RATE_WINDOW = 2.0         # seconds of recent steps that samples/s is measured over
+
+# Phases. "starting" covers loading (and fetching, which has its own phase) before the first step.
+STARTING, FETCHING, RUNNING, PAUSED = "starting", "fetching", "running", "paused"
+FINISHED, STOPPED, DIVERGED, FAILED, ORPHANED = "finished", "stopped", "diverged", "failed", "orphaned"
+ACTIVE = frozenset({STARTING, FETCHING, RUNNING, PAUSED})
+
+Data = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]   # X, y, X_test, y_test
+
+
+class TrainingBusy(RuntimeError):
+    """Too many training runs at once on this server."""
+
+
+# -- the process-wide cap -----------------------------------------------------
+
+_slots_lock = threading.Lock()
+_active_runs = 0
+_run_ids = itertools.count(1)
+
+
+def capacity() -> int:
+    """How many runs may train at once: $MLP_LAB_MAX_TRAINING, else the number of CPUs."""
+    try:
+        return max(1, int(os.environ["MLP_LAB_MAX_TRAINING"]))
+    except (KeyError, ValueError):
+        return os.cpu_count() or 1
+
+
+def active_runs() -> int:
+    with _slots_lock:
+        return _active_runs
+
+
+def _take_slot() -> bool:
+    global _active_runs
+    with _slots_lock:
+        if _active_runs >= capacity():
+            return False
+        _active_runs += 1
+        return True
+
+
+def _release_slot() -> None:
+    global _active_runs
+    with _slots_lock:
+        _active_runs -= 1
+
+
+# -- what the page reads -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Status:
+    """A consistent picture of a run at one moment (copies, safe to keep)."""
+    phase: str
+    message: str               # why it stopped, diverged or failed; "" otherwise
+    epoch: int                 # epochs completed
+    epochs: int
+    steps: int                 # SGD steps done
+    total_steps: int           # 0 until the data are loaded
+    samples_per_second: float
+    eta_seconds: float | None
+    fetch_fraction: float | None   # while fetching MNIST: how far the current step is
+    fetch_step: str                # and what that step is (a file name, or npm)
+    losses: np.ndarray         # (steps,) training loss of every batch
+    test_accuracy: tuple       # one per completed epoch (None when there is no test set)
+
+    @property
+    def active(self) -> bool:
+        return self.phase in ACTIVE
+
+    @property
+    def fraction(self) -> float:
+        return self.steps / self.total_steps if self.total_steps else 0.0
+
+
+def load_mnist(progress: Callable[[float, str], None]) -> Data:
+    """The default data: MNIST, fetched first if it is not on disk yet."""
+    from . import mnist
+    if not mnist.is_ready():
+        mnist.fetch(progress)
+    X, y = mnist.load("train")
+    X_test, y_test = mnist.load("test")
+    return X, y, X_test, y_test
+
+
+class TrainingRunner:
+    """One training run: `start()` once, then steer it; it never restarts (make a new runner)."""
+
+    def __init__(self, config: Config, load_data: Callable[[Callable[[float, str], None]], Data] = load_mnist,
+                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT, clock: Callable[[], float] = time.monotonic):
+        self.config = config.validate()
+        self.id = next(_run_ids)
+        self._load_data = load_data
+        self._heartbeat_timeout = heartbeat_timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._unpaused = threading.Event()
+        self._unpaused.set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_beat = clock()
+        # Everything below is guarded by _lock.
+        self._phase = STARTING
+        self._message = ""
+        self._model: MLP | None = None
+        self._version = 0              # bumps whenever the weights change
+        self._snapshot: tuple[int, MLP] | None = None
+        self._losses: list[float] = []
+        self._accuracy: list[float | None] = []
+        self._epoch = 0
+        self._total_steps = 0
+        self._fetch_fraction: float | None = None
+        self._fetch_step = ""
+        self._recent = collections.deque()   # (time, steps) for samples/s
+
+    # -- steering (any thread) --------------------------------------------------
+
+    def start(self) -> None:
+        """Begin in a daemon thread; raises TrainingBusy when the server's cap is reached."""
+        if self._thread is not None:
+            raise RuntimeError("this run was already started")
+        if not _take_slot():
+            raise TrainingBusy(f"Training is busy: {capacity()} run(s) are already training on this server, "
+                               "the most it allows at once. Try again when one finishes.")
+        self.touch()
+        self._thread = threading.Thread(target=self._run, name=f"mlp-lab-training-{self.id}", daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        with self._lock:
+            if self._phase == RUNNING:
+                self._phase = PAUSED
+                self._unpaused.clear()
+
+    def resume(self) -> None:
+        with self._lock:
+            if self._phase == PAUSED:
+                self._phase = RUNNING
+                self._recent.clear()   # the pause is not slowness
+                self._unpaused.set()
+
+    def stop(self) -> None:
+        """Ask the thread to end after the current step; the weights so far are kept."""
+        self._stop.set()
+        self._unpaused.set()
+
+    def touch(self) -> None:
+        """Heartbeat: somebody is still looking at this run."""
+        self._last_beat = self._clock()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True if it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.alive
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- reading (any thread) -----------------------------------------------------
+
+    def status(self) -> Status:
+        with self._lock:
+            rate = self._rate()
+            remaining = self._total_steps - len(self._losses)
+            eta = remaining * self.config.batch_size / rate if rate > 0 and self._phase == RUNNING else None
+            return Status(self._phase, self._message, self._epoch, self.config.epochs, len(self._losses),
+                          self._total_steps, rate, eta, self._fetch_fraction, self._fetch_step,
+                          np.array(self._losses, dtype=np.float32), tuple(self._accuracy))
+
+    def snapshot(self) -> tuple[MLP, int] | None:
+        """(a read-only copy of the weights, version), or None before the first model exists.
+
+        The copy is remade only when the weights changed, so repeated calls are cheap
+        and callers can cache work on the version.
+        """
+        with self._lock:
+            if self._model is None:
+                return None
+            if self._snapshot is None or self._snapshot[0] != self._version:
+                copy = self._model.copy()
+                for array in copy.params().values():
+                    array.flags.writeable = False
+                self._snapshot = (self._version, copy)
+            return self._snapshot[1], self._version
+
+    # -- the thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            X, y, X_test, y_test = self._load_data(self._on_fetch_progress)
+            cfg = self.config
+            model = MLP.init(hidden=cfg.hidden, seed=cfg.seed)
+            trainer = Trainer(model, X, y, cfg)
+            with self._lock:
+                self._model, self._fetch_fraction = model, None
+                self._total_steps = cfg.epochs * trainer.steps_per_epoch
+                if self._phase in (STARTING, FETCHING):
+                    self._phase = RUNNING
+            self._train(trainer, X_test, y_test)
+        except Diverged as e:
+            # Trainer has already put the last good weights back.
+            self._end(DIVERGED, f"Training diverged: {e}. The last good weights are kept.")
+        except Exception as e:  # noqa: BLE001 -- the page shows it; a thread has nobody else to tell
+            if self._stop.is_set():
+                self._end(STOPPED, "Stopped before training began.")
+            elif self._orphaned():
+                self._end(ORPHANED, "Stopped because the page that started it went away.")
+            else:
+                self._end(FAILED, f"{type(e).__name__}: {e}")
+        finally:
+            _release_slot()
+
+    def _train(self, trainer: Trainer, X_test, y_test) -> None:
+        while True:
+            if self._stop.is_set():
+                return self._end(STOPPED, "Stopped; the weights so far are kept.")
+            if self._orphaned():
+                return self._end(ORPHANED, "Stopped because the page that started it went away.")
+            if not self._unpaused.is_set():
+                self._unpaused.wait(0.2)
+                continue
+            with self._lock:
+                try:
+                    result = trainer.step()
+                finally:
+                    self._version += 1   # a Diverged step restored older weights: still a change
+                self._losses.append(result.loss)
+                now = self._clock()
+                self._recent.append((now, len(self._losses)))
+                while now - self._recent[0][0] > RATE_WINDOW:
+                    self._recent.popleft()
+            if result.epoch_done:
+                accuracy = trainer.model.accuracy(X_test, y_test) if X_test is not None else None
+                with self._lock:
+                    self._epoch = trainer.epoch
+                    self._accuracy.append(accuracy)
+                if trainer.epoch >= self.config.epochs:
+                    return self._end(FINISHED, "")
+            time.sleep(0)   # let the page's threads have the GIL between steps
+
+    def _end(self, phase: str, message: str) -> None:
+        with self._lock:
+            self._phase, self._message = phase, message
+            self._unpaused.set()
+
+    def _orphaned(self) -> bool:
+        return self._clock() - self._last_beat > self._heartbeat_timeout
+
+    def _on_fetch_progress(self, fraction: float, step: str) -> None:
+        with self._lock:
+            self._phase, self._fetch_fraction, self._fetch_step = FETCHING, fraction, step
+        if self._stop.is_set() or self._orphaned():
+            raise InterruptedError("fetching was cancelled")
+
+    def _rate(self) -> float:
+        """Samples per second over the last RATE_WINDOW seconds of steps (call under the lock)."""
+        if self._phase != RUNNING or len(self._recent) < 2:
+            return 0.0
+        (t0, s0), (t1, s1) = self._recent[0], self._recent[-1]
+        return (s1 - s0) * self.config.batch_size / (t1 - t0) if t1 > t0 else 0.0

@@ -1,0 +1,139 @@
+"""What the training buttons do (on-click callbacks): the Train page's, and Teach it on the Draw page."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from mlp import weights
+
+from . import draw, models, state
+from .runner import (DIVERGED, FAILED, FETCHING, FINISHED, ORPHANED, PAUSED, RUNNING, STARTING, STOPPED,
+                     Status, TrainingBusy, TrainingRunner)
+
+UPLOAD_KEY = "weights_upload"
+MAX_UPLOAD_MB = weights.MAX_BYTES // 2**20
+
+
+def start() -> None:
+    """Start a new run with the page's settings (replacing a finished one).
+
+    If the pages answer with the Train page's model, they now follow the new run as it learns.
+    """
+    current = state.runner()
+    if current is not None and current.alive:
+        return
+    config = state.train_config()
+    try:
+        config.validate()
+    except ValueError as e:
+        return state.set_notice("error", f"Cannot start: {e}.")
+    run = TrainingRunner(config)
+    try:
+        run.start()
+    except TrainingBusy as e:
+        return state.set_notice("warning", str(e))
+    state.set_runner(run)
+    state.set_notice(None)
+
+
+def teach_drawing() -> None:
+    """Teach it: one SGD step on the current drawing; the result becomes the session's own model, in use."""
+    drawing = state.drawing()
+    if drawing is None:
+        return
+    ref = state.model_in_use()
+    label, lr = int(state.widget_value(state.TEACH_LABEL)), float(state.widget_value(state.TEACH_LR))
+    taught, before, after = draw.teach(ref, drawing.x, label, lr)
+    lessons = int(ref.model.meta.get("lessons", 0)) + 1
+    base = ref.model.meta.get("taught_from", ref.label.split(" (")[0])
+    taught.meta.update(lessons=lessons, taught_from=base)
+    name = f"Your model: {base} + {lessons} lesson{'s' if lessons > 1 else ''}"
+    state.set_own_model(models.new_ref(taught, name, prefix="taught"))
+    state.set_model_source(state.OWN)
+    state.set_teach_result(state.TeachResult(drawing.digest, label, before, after))
+
+
+def pause() -> None:
+    if state.runner() is not None:
+        state.runner().pause()
+
+
+def resume() -> None:
+    if state.runner() is not None:
+        state.runner().resume()
+
+
+def stop() -> None:
+    if state.runner() is not None:
+        state.runner().stop()
+
+
+def reset() -> None:
+    """Stop and forget the run (its weights too)."""
+    stop()
+    state.set_runner(None)
+    state.set_notice(None)
+    if state.model_source() == state.TRAINED:
+        state.set_model_source(state.SHIPPED)
+
+
+def use_trained() -> None:
+    state.set_model_source(state.TRAINED)
+
+
+def load_upload() -> None:
+    """On-change of the weights uploader: a good file becomes the session's own model, in use.
+
+    A bad one is refused with mlp.weights' message and the model in use stays as it was.
+    """
+    uploaded = state.widget_value(UPLOAD_KEY)
+    if uploaded is None or state.upload_outcome(uploaded.file_id) is not None:
+        return
+    try:
+        model = weights.load(uploaded.getvalue(), max_bytes=weights.MAX_BYTES)
+    except weights.WeightsError as e:
+        return state.set_upload_outcome(uploaded.file_id, False, f"Could not load {uploaded.name}: {e}")
+    state.set_own_model(models.new_ref(model, f"Loaded from {uploaded.name}", prefix="upload"))
+    state.set_model_source(state.OWN)
+    state.set_upload_outcome(uploaded.file_id, True,
+                             f"Loaded {uploaded.name} ({model.hidden} hidden units); it is now the model in use.")
+
+
+def weights_file(run: TrainingRunner | None, fallback: models.ModelRef | None) -> Callable[[], bytes] | None:
+    """What Save weights downloads, made when clicked: the run's weights at that moment, else `fallback`.
+
+    Streamlit calls it on another thread, so it uses only what it was given, never the session.
+    """
+    if run is None and fallback is None:
+        return None
+
+    def contents() -> bytes:
+        snapshot = run.snapshot() if run is not None else None
+        meta = {"date": time.strftime("%Y-%m-%d")}
+        if snapshot is None:
+            return weights.to_bytes(fallback.model, source=fallback.label, **meta)
+        status = run.status()
+        accuracy = status.test_accuracy[-1] if status.test_accuracy else None
+        return weights.to_bytes(snapshot[0], source="MLP Lab Train page", recipe=run.config.as_meta(),
+                                seed=run.config.seed, steps=status.steps, test_accuracy=accuracy, **meta)
+    return contents
+
+
+def describe(status: Status | None) -> str:
+    """One line for the sidebar."""
+    if status is None:
+        return "Not started (see Train)."
+    where = f"epoch {min(status.epoch + 1, status.epochs)}/{status.epochs} · {status.fraction:.0%}"
+    last = status.test_accuracy[-1] if status.test_accuracy else None
+    accuracy = f", test accuracy {last:.1%}" if last is not None else ""
+    return {
+        STARTING: "Loading MNIST…",
+        FETCHING: f"Fetching MNIST: {status.fetch_step} {status.fetch_fraction or 0:.0%}",
+        RUNNING: f"Running: {where}",
+        PAUSED: f"Paused at {where}",
+        FINISHED: f"Finished {status.epochs} epochs{accuracy}.",
+        STOPPED: f"Stopped after {status.steps:,} steps{accuracy}.",
+        DIVERGED: "Diverged; last good weights kept.",
+        FAILED: "Failed (see Train).",
+        ORPHANED: "Stopped: its page went away.",
+    }[status.phase]

@@ -1,0 +1,120 @@
+"""Train: train a fresh network on MNIST in the background and watch the loss fall."""
+import streamlit as st
+
+from lab import figures, mnist, runner, sidebar, state, training
+from mlp.train import Config
+
+st.set_page_config(page_title="Train · MLP Lab", page_icon=":material/model_training:", layout="wide")
+model = sidebar.render()
+PLOT = {"displayModeBar": False}
+REFRESH_EVERY = 1.0   # seconds between redraws while training
+
+st.title("Train")
+st.caption("Minibatch SGD from scratch in NumPy, in a background thread: it keeps going while you look at "
+           "other pages, and the Draw page can use the model while it learns.")
+
+run = state.runner()
+status = run.status() if run is not None else None
+active = status is not None and status.active
+state.set_rendered_phase(status.phase if status else None)
+
+# -- settings ---------------------------------------------------------------------
+HELP = {"lr": "Learning rate η in θ ← θ − η∇θ. Too large and the loss explodes.",
+        "batch_size": "Training images per SGD step.", "epochs": "Passes over the 60,000 training images.",
+        "hidden": "Units in the hidden layer (the design document's network has 128).",
+        "seed": "Seeds the initial weights and the shuffling: the same seed gives the same run."}
+LABELS = {"lr": "Learning rate η", "batch_size": "Batch size", "epochs": "Epochs", "hidden": "Hidden units",
+          "seed": "Seed"}
+for column, name in zip(st.columns(len(state.TRAIN_FIELDS)), state.TRAIN_FIELDS):
+    low, high = Config.LIMITS[name]
+    number = dict(step=0.01, format="%g") if isinstance(low, float) else dict(step=1)
+    column.number_input(LABELS[name], min_value=low, max_value=high, key=state.train_key(name),
+                        disabled=active, help=HELP[name], **number)
+
+# -- controls -----------------------------------------------------------------------
+buttons = st.columns(6)
+buttons[0].button("Start", icon=":material/play_arrow:", type="primary", on_click=training.start,
+                  disabled=active, width="stretch")
+buttons[1].button("Pause", icon=":material/pause:", on_click=training.pause,
+                  disabled=status is None or status.phase != runner.RUNNING, width="stretch")
+buttons[2].button("Resume", icon=":material/resume:", on_click=training.resume,
+                  disabled=status is None or status.phase != runner.PAUSED, width="stretch")
+buttons[3].button("Stop", icon=":material/stop:", on_click=training.stop, disabled=not active,
+                  width="stretch")
+buttons[4].button("Reset", icon=":material/restart_alt:", on_click=training.reset, disabled=run is None,
+                  width="stretch", help="Stop and discard this run and its weights.")
+buttons[5].button("Use on Draw", icon=":material/draw:", on_click=training.use_trained,
+                  disabled=run is None or run.snapshot() is None or state.model_source() == state.TRAINED,
+                  width="stretch", help="Answer with the model being trained on every page.")
+
+notice = state.take_notice()
+if notice is not None:
+    getattr(st, notice[0])(notice[1])
+if status is not None and status.phase == runner.DIVERGED:
+    st.error(status.message, icon=":material/trending_up:")
+elif status is not None and status.phase == runner.FAILED:
+    st.error(f"Training could not start: {status.message}")
+    st.button("Try again" if mnist.is_ready() else "Fetch again", icon=":material/refresh:", on_click=training.start)
+elif status is not None and status.phase in (runner.STOPPED, runner.ORPHANED):
+    st.info(status.message)
+elif status is not None and status.phase == runner.FINISHED:
+    st.success(f"{training.describe(status)} Press “Use on Draw” to answer with it on every page.")
+elif status is None:
+    if mnist.is_ready():
+        st.info("MNIST is on disk. Press Start: 5 epochs take a few seconds.")
+    else:
+        st.info("MNIST (about 11 MB) is not downloaded yet: it is fetched when you press Start.")
+
+
+# -- live view ------------------------------------------------------------------------
+def live() -> None:
+    """Redraws itself while training; a change of phase redraws the whole page (buttons, messages)."""
+    run = state.runner()
+    if run is None:
+        return
+    run.touch()
+    status = run.status()
+    if status.phase != state.rendered_phase():
+        st.rerun()
+    if status.phase == runner.FETCHING:
+        st.progress(status.fetch_fraction or 0.0,
+                    text=f"Fetching MNIST (first use only): {status.fetch_step} {status.fetch_fraction or 0:.0%}")
+        return
+    if status.phase == runner.STARTING:
+        st.progress(0.0, text="Loading MNIST…")
+        return
+    rate = f" · {status.samples_per_second:,.0f} samples/s" if status.samples_per_second else ""
+    eta = f" · ETA {status.eta_seconds:.0f} s" if status.eta_seconds is not None else ""
+    st.progress(min(status.fraction, 1.0),
+                text=f"epoch {min(status.epoch + 1, status.epochs)}/{status.epochs} · "
+                     f"steps: {status.steps:,}/{status.total_steps:,}{rate}{eta}")
+    if status.steps == 0:
+        return
+    loss, accuracy = st.columns(2)
+    loss.plotly_chart(figures.loss_curve(status.losses), config=PLOT, key="loss_curve")
+    if status.test_accuracy:
+        accuracy.plotly_chart(figures.accuracy_curve(status.test_accuracy), config=PLOT, key="accuracy_curve")
+    else:
+        accuracy.info("Test accuracy appears after the first epoch.")
+
+
+st.fragment(live, run_every=REFRESH_EVERY if active else None)()
+
+# -- weights in and out -------------------------------------------------------------------
+st.subheader("Weights")
+save, load = st.columns(2)
+trained = run is not None and run.snapshot() is not None
+contents = training.weights_file(run if trained else None, model)
+if contents is not None:
+    save.download_button(f"Save weights ({'from this run' if trained else 'model in use'})", data=contents,
+                         file_name="mlp_weights.npz", mime="application/octet-stream",
+                         icon=":material/download:", on_click="ignore")
+    save.caption(("The run's weights at the moment you click. " if trained else f"{model.label}. ")
+                 + "Load the file here later, or with `mlp.weights.load`.")
+load.file_uploader("Load weights (.npz)", type=["npz"], key=training.UPLOAD_KEY, on_change=training.load_upload,
+                   max_upload_size=training.MAX_UPLOAD_MB,
+                   help="A file saved by this app or by `python -m mlp.train --out`.")
+uploaded = state.widget_value(training.UPLOAD_KEY)
+outcome = state.upload_outcome(uploaded.file_id) if uploaded is not None else None
+if outcome is not None:
+    (load.success if outcome[0] else load.error)(outcome[1])

@@ -1,0 +1,62 @@
+"""Hidden units: what each hidden unit looks for, what it votes for, and when it fires."""
+import numpy as np
+import streamlit as st
+
+from lab import figures, images, mnist, models, sidebar, state
+
+st.set_page_config(page_title="Hidden units · MLP Lab", page_icon=":material/grid_view:", layout="wide")
+model = sidebar.render()
+PLOT = {"displayModeBar": False}
+TOP_IMAGES = 12
+
+st.title("Hidden units")
+if model is None:
+    st.error("No model to show: the shipped weights cannot be loaded (see the sidebar).")
+    st.stop()
+net = model.model
+st.caption(f"{model.label}. Each hidden unit j computes h_j = ReLU(x · W1[:, j] + b1[j]): a template W1[:, j] "
+           "over the 28×28 pixels (red excites, blue inhibits), then votes for the digits through W2[j, :].")
+
+test = mnist.test_set()
+outputs = models.test_outputs(model)
+if outputs is not None:
+    H = outputs[0]
+    dead = ~(H > 0).any(axis=0)
+    over = "the 10,000 MNIST test digits"
+else:
+    dead = models.dead_units(model)
+    over = mnist.reference_inputs()[1]
+    st.info("MNIST is needed for the data-driven parts (top-activating digits, activation histograms); "
+            "it is fetched when you start training on the Train page, or run `python -m mlp.data`. "
+            "The weights below need no data.", icon=":material/download:")
+count, pick = st.columns([1, 4], vertical_alignment="bottom")
+count.metric("Dead units", f"{int(dead.sum())} of {net.hidden}",
+             help=f"Units that never fire (a1 ≤ 0) on {over}: no gradient reaches them, so they never learn.")
+state.clamp(state.UNIT, 0, net.hidden - 1)
+unit = pick.slider("Unit", 0, net.hidden - 1, key=state.UNIT)
+
+st.markdown(f"**Incoming weights W1[:, j] of all {net.hidden} units**, each on its own scale "
+            f"(hover for the unit number; unit {unit} is framed)")
+st.plotly_chart(figures.weight_grid(net.W1, highlight=unit), config=PLOT, key="weight_grid")
+
+st.subheader(f"Unit {unit}" + (" (dead)" if dead[unit] else ""))
+picture, outgoing, histogram = st.columns([2, 3, 3], gap="large")
+picture.image(models.incoming_image(model, unit, factor=6), caption=f"W1[:, {unit}]")
+picture.markdown(f"bias b1[{unit}] = {float(net.b1[unit]):+.3f}  \n"
+                 f"‖W1[:, {unit}]‖ = {float(np.linalg.norm(net.W1[:, unit])):.2f}")
+outgoing.plotly_chart(figures.bars(net.W2[unit], title=f"Outgoing weights W2[{unit}, :] to the 10 digits"),
+                      config=PLOT, key="outgoing")
+if outputs is not None:
+    histogram.plotly_chart(figures.histogram(H[:, unit], title=f"h{unit} over the 10,000 test digits"),
+                           config=PLOT, key="histogram")
+    histogram.caption(f"Fires on {float((H[:, unit] > 0).mean()):.1%} of test digits.")
+
+if outputs is not None:
+    X, y = test
+    top = np.argsort(H[:, unit])[::-1][:TOP_IMAGES]
+    st.markdown(f"**The {TOP_IMAGES} test digits that excite unit {unit} most** (label · h{unit})")
+    if dead[unit]:
+        st.info(f"Unit {unit} is silent on every test digit.")
+    else:
+        st.image([images.digit(X[i], 3) for i in top], width=72,
+                 caption=[f"{int(y[i])} · {float(H[i, unit]):.2f}" for i in top])
