@@ -48,7 +48,7 @@ def test_fast_step_is_the_equations_of_the_model():
     trainer = Trainer(fast, X8, y, Config(epochs=1, batch_size=32, hidden=16, lr=0.5))
     trainer.rng = np.random.default_rng(0)
     order = np.arange(32)
-    trainer._Xs, trainer._ys = X8[order], y[order]
+    trainer._order = order
     result = trainer.step()
     X = X8 / 255.0
     cache = slow.forward(X)
@@ -87,7 +87,7 @@ def test_divergence_is_caught_within_one_step_and_weights_stay_finite():
     model.W2 *= 1e38   # logits overflow float32 on the very first step
     saved = {k: v.copy() for k, v in model.params().items()}
     trainer = Trainer(model, X8, y, Config(epochs=1, hidden=16, lr=0.1))
-    with pytest.raises(Diverged, match="not finite"):
+    with pytest.raises(Diverged, match="not finite|exploded"):
         trainer.step()
     assert model.is_finite()
     for k, v in saved.items():
