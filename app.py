@@ -32,9 +32,13 @@ with left:
                        key=state.canvas_key())
     st.button("Clear", icon=":material/delete:", on_click=state.clear_canvas)
 
-image = canvas.image_data
-if image is not None:
+unreadable = None   # what was wrong with the canvas's picture, if anything
+try:
+    image = draw.canvas_image(canvas)
     prepared = draw.prepare(image)
+except draw.CanvasError as e:
+    image, prepared, unreadable = None, None, str(e)
+if image is not None or unreadable is not None:
     state.set_drawing(None if prepared is None else
                       state.Drawing(prepared[0], prepared[1], canvas.json_data, draw.digest(prepared[0])))
 elif state.canvas_initial_strokes() is None:
@@ -48,6 +52,10 @@ with right:
     st.radio("Which model answers", sources, format_func=SOURCE_NAMES.get, key=state.MODEL_SOURCE,
              horizontal=True, help="The model being trained appears once a run has started on the Train page; "
                                    "your model once you teach it or load weights.")
+    if unreadable is not None:
+        st.warning(f"Could not read the drawing: {unreadable}. Press Clear and draw again.",
+                   icon=":material/broken_image:")
+        st.stop()
     if drawing is None:
         st.info("Draw a digit from 0 to 9 in the black square, large and centred, like a number on a form. "
                 "The prediction appears when you lift the mouse.", icon=":material/draw:")
@@ -59,6 +67,9 @@ with right:
             st.warning(draw.confidence_words(result))
         else:
             st.markdown(draw.confidence_words(result))
+        odd = draw.oddity(drawing.stages)
+        if odd is not None:
+            st.warning(odd, icon=":material/help:")
     st.plotly_chart(figures.probabilities(result.p), config=PLOT, key="probabilities")
 
 st.subheader("What the network sees")

@@ -1,10 +1,13 @@
 """What the Draw page computes: the drawing as the network sees it, its answer, and a lesson."""
 from __future__ import annotations
 
+import binascii
 import hashlib
+import io
 from typing import NamedTuple
 
 import numpy as np
+from PIL import Image
 
 from mlp import preprocess
 from mlp.model import MLP
@@ -12,6 +15,15 @@ from mlp.model import MLP
 from . import models
 
 LOW_CONFIDENCE = 0.6     # below this the answer is a guess, and the page says so
+# The canvas is 280 px, times the screen's pixel ratio at most; a bigger picture did not come from
+# it, and decoding one from a few KB of PNG could take hundreds of MB.
+MAX_CANVAS_SIDE = 2048
+TINY_MARK = 0.08         # ink no longer than this fraction of the canvas side is a dot, not a digit
+COVERED = 0.6            # ink on more than this fraction of the canvas is a scribble over everything
+
+
+class CanvasError(ValueError):
+    """What the canvas sent cannot be read as a drawing; the message says why."""
 
 
 class Answer(NamedTuple):
@@ -21,14 +33,57 @@ class Answer(NamedTuple):
     confidence: float
 
 
+def canvas_image(canvas) -> np.ndarray | None:
+    """The canvas's picture as (H,W,4) uint8 ((H,W) for 16-bit grey), or None before the first stroke.
+
+    The picture arrives from the browser as a PNG data URL, so anything may come:
+    CanvasError for what is not a PNG, or too large, instead of a crash.
+    """
+    try:
+        raw = canvas.image_bytes
+    except (ValueError, TypeError, AttributeError, binascii.Error):   # not a base64 data URL
+        raise CanvasError("the canvas sent something that is not a picture") from None
+    if raw is None:
+        return None
+    try:
+        with Image.open(io.BytesIO(raw)) as picture:   # reads the header only: the size is known before decoding
+            width, height = picture.size
+            if max(width, height) > MAX_CANVAS_SIDE:
+                raise CanvasError(f"the canvas sent a {width}×{height} picture; "
+                                  f"the most accepted is {MAX_CANVAS_SIDE}×{MAX_CANVAS_SIDE}")
+            if picture.mode.startswith("I"):             # 16-bit grey: RGBA conversion would saturate it
+                return (np.asarray(picture, np.uint32) >> 8).astype(np.uint8)
+            return np.asarray(picture.convert("RGBA"))   # grey, palette, with or without alpha: one layout
+    except CanvasError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise CanvasError(f"the canvas sent a picture that cannot be read ({type(e).__name__})") from None
+
+
 def prepare(image: np.ndarray | None) -> tuple[np.ndarray, preprocess.Stages] | None:
     """Canvas RGBA → (x (784,) float32 in [0,1], the pipeline's stages), or None when blank."""
     if image is None:
         return None
-    stages = preprocess.stages(image)
+    try:
+        stages = preprocess.stages(image)
+    except ValueError as e:
+        raise CanvasError(str(e)) from None
     if stages is None:
         return None
     return stages.centred28.reshape(-1), stages
+
+
+def oddity(stages: preprocess.Stages) -> str | None:
+    """Why the answer to this drawing means little (a dot, ink everywhere), or None for a normal drawing."""
+    side = max(stages.gray.shape)
+    height, width = stages.cropped.shape
+    if max(height, width) < TINY_MARK * side:
+        return (f"That is a very small mark ({width}×{height} px). Like MNIST, the network sees it enlarged to "
+                "a 20-pixel digit, so the answer below means little: draw the digit large.")
+    if (stages.gray > preprocess.INK_THRESHOLD).mean() > COVERED:
+        return ("The ink covers most of the canvas, which no digit does, so the answer below is a guess. "
+                "Press Clear and draw one digit.")
+    return None
 
 
 # The pipeline's stages worth showing, in order, with what each one did.

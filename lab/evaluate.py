@@ -1,7 +1,6 @@
 """The model in use on the 10,000 MNIST test digits: accuracy, confusion, mistakes."""
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -18,7 +17,7 @@ class Evaluation(NamedTuple):
     per_class: np.ndarray   # (10,) accuracy on each true digit
 
 
-@lru_cache(maxsize=4)
+@mnist.cached_on_mnist(maxsize=4)
 def evaluate(ref: models.ModelRef) -> Evaluation | None:
     """None when MNIST is not available."""
     outputs = models.test_outputs(ref)

@@ -5,6 +5,7 @@ must still work before MNIST has been fetched.
 """
 from __future__ import annotations
 
+import functools
 from functools import lru_cache
 from typing import Callable
 
@@ -15,9 +16,42 @@ from mlp import data, preprocess
 REFERENCE_SIZE = 2000   # test digits used to call a unit dead on the Draw page (cheap, stable)
 
 
+# The IDX header each file must start with: (magic number, number of dimensions).
+_HEADERS = {name: ((0x00000803, 3) if "images" in name else (0x00000801, 1)) for name in data.SHA256}
+
+
 def is_ready() -> bool:
     """True when every MNIST file is on disk with the right SHA-256 (hashes are remembered per file)."""
     return data.is_ready()
+
+
+def damaged() -> dict[str, str]:
+    """{file name: why it is refused} for MNIST files on disk that are not the published ones.
+
+    Missing files are not listed (that is "not downloaded yet", not damage).  Truncated files and
+    wrong magic numbers are named as such; anything else that fails the SHA-256 is a wrong checksum.
+    """
+    folder = data.data_dir()
+    found = {}
+    for name, problem in data.verify(folder).items():
+        if problem is not None and problem != "missing":
+            path = folder / name
+            stat = path.stat()
+            found[name] = _describe_damage(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    return found
+
+
+@lru_cache(maxsize=16)
+def _describe_damage(path: str, size: int, mtime_ns: int, inode: int) -> str:
+    """What is wrong with a file whose SHA-256 is wrong (cached per version of the file: it reads it all)."""
+    name = path.rsplit("/", 1)[-1]
+    try:
+        data.read_idx(path, *_HEADERS[name])
+    except data.MnistError as e:
+        return str(e).replace(path, name)
+    except OSError as e:
+        return f"{name}: cannot be read ({e.strerror or e})"
+    return f"{name}: wrong checksum (its SHA-256 is not that of the published file)"
 
 
 def fetch(progress: Callable[[float, str], None] | None = None) -> None:
@@ -44,8 +78,28 @@ def load(split: str) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def cached_on_mnist(maxsize: int):
+    """lru_cache for what is computed from the test set, also keyed on whether the test set is there.
+
+    Without that, a page opened before MNIST was fetched would remember "no data" for good.
+    The wrapper keeps `cache_clear()`.
+    """
+    def decorate(compute):
+        cached = lru_cache(maxsize=maxsize)(lambda test_set_ready, *args: compute(*args))
+
+        @functools.wraps(compute)
+        def call(*args):
+            return cached(test_set() is not None, *args)
+        call.cache_clear = cached.cache_clear
+        return call
+    return decorate
+
+
 def test_set() -> tuple[np.ndarray, np.ndarray] | None:
-    """The 10,000 test digits, or None when MNIST is not available."""
+    """The 10,000 test digits, or None when they are missing or fail their SHA-256 (see damaged())."""
+    folder = data.data_dir()
+    if any(data.verify(folder, {name: data.SHA256[name] for name in data.FILES["test"]}).values()):
+        return None
     try:
         return load("test")
     except (data.MnistError, OSError):

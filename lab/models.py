@@ -58,7 +58,7 @@ def incoming_image(ref: ModelRef, unit: int, factor: int = 3) -> np.ndarray:
     return images.signed(ref.model.W1[:, unit], factor)
 
 
-@lru_cache(maxsize=8)
+@mnist.cached_on_mnist(maxsize=8)
 def dead_units(ref: ModelRef) -> np.ndarray:
     """(h,) bool: units that never fire on the reference inputs (see mnist.reference_inputs)."""
     X, _ = mnist.reference_inputs()
@@ -67,7 +67,7 @@ def dead_units(ref: ModelRef) -> np.ndarray:
     return dead
 
 
-@lru_cache(maxsize=2)
+@mnist.cached_on_mnist(maxsize=2)
 def test_outputs(ref: ModelRef) -> tuple[np.ndarray, np.ndarray] | None:
     """(hidden activations (10000,h), probabilities (10000,10)) on the test set, or None without MNIST."""
     test = mnist.test_set()

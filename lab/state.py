@@ -210,13 +210,13 @@ def train_config() -> Config:
     return Config(**values)
 
 
-def take_notice() -> tuple[str, str] | None:
-    """The message a Train button's callback left for the page, (kind, text), shown once."""
-    return st.session_state.pop("notice", None)
+def take_notice(slot: str = "controls") -> tuple[str, str] | None:
+    """The message a Train button's callback left for the page, (kind, text), shown once where `slot` is."""
+    return st.session_state.pop(f"notice_{slot}", None)
 
 
-def set_notice(kind: str | None, text: str = "") -> None:
-    st.session_state["notice"] = (kind, text) if kind else None
+def set_notice(kind: str | None, text: str = "", slot: str = "controls") -> None:
+    st.session_state[f"notice_{slot}"] = (kind, text) if kind else None
 
 
 def upload_outcome(file_id: str) -> tuple[bool, str] | None:

@@ -4,13 +4,19 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from mlp import weights
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from . import draw, models, state
+from mlp import weights
+from mlp.model import MLP
+
+from . import draw, models, state, user_weights
 from .runner import (DIVERGED, FAILED, FETCHING, FINISHED, ORPHANED, PAUSED, RUNNING, STARTING, STOPPED,
                      Status, TrainingBusy, TrainingRunner)
 
 UPLOAD_KEY = "weights_upload"
+SAVE_NAME, SAVED_PICK = "save_name", "saved_pick"   # widget keys of Save to the weights folder, and Load
+WEIGHTS_NOTICE = "weights"                          # where their messages are shown
 MAX_UPLOAD_MB = weights.MAX_BYTES // 2**20
 
 
@@ -27,13 +33,29 @@ def start() -> None:
         config.validate()
     except ValueError as e:
         return state.set_notice("error", f"Cannot start: {e}.")
-    run = TrainingRunner(config)
+    run = TrainingRunner(config, connected=session_connected())
     try:
         run.start()
     except TrainingBusy as e:
         return state.set_notice("warning", str(e))
     state.set_runner(run)
     state.set_notice(None)
+
+
+def session_connected() -> Callable[[], bool] | None:
+    """Asks, from any thread, whether this browser session is still connected; None when that cannot be known.
+
+    Streamlit's Runtime.is_active_session is documented thread-safe.  Under AppTest the
+    runtime is a mock whose answers are not booleans: then None, and runs fall back
+    on the heartbeat.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return None
+    server, session_id = runtime.get_instance(), ctx.session_id
+    if not isinstance(server.is_active_session(session_id), bool):
+        return None
+    return lambda: server.is_active_session(session_id)
 
 
 def teach_drawing() -> None:
@@ -99,6 +121,18 @@ def load_upload() -> None:
                              f"Loaded {uploaded.name} ({model.hidden} hidden units); it is now the model in use.")
 
 
+def weights_to_save(run: TrainingRunner | None, fallback: models.ModelRef) -> tuple[MLP, dict]:
+    """(model, meta) that Save writes: the run's weights at this moment if it has any, else `fallback`'s."""
+    snapshot = run.snapshot() if run is not None else None
+    meta = {"date": time.strftime("%Y-%m-%d")}
+    if snapshot is None:
+        return fallback.model, dict(source=fallback.label, **meta)
+    status = run.status()
+    accuracy = status.test_accuracy[-1] if status.test_accuracy else None
+    return snapshot[0], dict(source="MLP Lab Train page", recipe=run.config.as_meta(), seed=run.config.seed,
+                             steps=status.steps, test_accuracy=accuracy, **meta)
+
+
 def weights_file(run: TrainingRunner | None, fallback: models.ModelRef | None) -> Callable[[], bytes] | None:
     """What Save weights downloads, made when clicked: the run's weights at that moment, else `fallback`.
 
@@ -108,15 +142,37 @@ def weights_file(run: TrainingRunner | None, fallback: models.ModelRef | None) -
         return None
 
     def contents() -> bytes:
-        snapshot = run.snapshot() if run is not None else None
-        meta = {"date": time.strftime("%Y-%m-%d")}
-        if snapshot is None:
-            return weights.to_bytes(fallback.model, source=fallback.label, **meta)
-        status = run.status()
-        accuracy = status.test_accuracy[-1] if status.test_accuracy else None
-        return weights.to_bytes(snapshot[0], source="MLP Lab Train page", recipe=run.config.as_meta(),
-                                seed=run.config.seed, steps=status.steps, test_accuracy=accuracy, **meta)
+        model, meta = weights_to_save(run, fallback)
+        return weights.to_bytes(model, **meta)
     return contents
+
+
+def save_to_folder() -> None:
+    """On-click of "Save to the weights folder": the weights Save would download, under the name typed."""
+    run = state.runner()
+    run = run if run is not None and run.snapshot() is not None else None
+    try:
+        model, meta = weights_to_save(run, state.model_in_use())
+        path = user_weights.save(model, state.widget_value(SAVE_NAME) or "", **meta)
+    except (user_weights.SaveError, weights.WeightsError) as e:
+        return state.set_notice("error", str(e), slot=WEIGHTS_NOTICE)
+    state.set_notice("success", f"Saved as {path.name} in the weights folder ({user_weights.folder()}).",
+                     slot=WEIGHTS_NOTICE)
+
+
+def load_saved() -> None:
+    """On-click of "Load" beside the saved files: the chosen one becomes the session's own model, in use."""
+    name = state.widget_value(SAVED_PICK)
+    if not name:
+        return
+    try:
+        model = user_weights.load(name)
+    except (user_weights.SaveError, weights.WeightsError) as e:
+        return state.set_notice("error", f"Could not load {name}: {e}", slot=WEIGHTS_NOTICE)
+    state.set_own_model(models.new_ref(model, f"Loaded from {name}", prefix="saved"))
+    state.set_model_source(state.OWN)
+    state.set_notice("success", f"Loaded {name} ({model.hidden} hidden units); it is now the model in use.",
+                     slot=WEIGHTS_NOTICE)
 
 
 def describe(status: Status | None) -> str:

@@ -29,11 +29,13 @@ class WeightsError(ValueError):
     """A weights file was refused; the message says why."""
 
 
-def save(model: MLP, path, **meta) -> Path:
+def save(model: MLP, path, *, overwrite: bool = True, **meta) -> Path:
     """Write `model` and `meta` (JSON-able) to `path` atomically; returns the path.
 
     The bytes go to a temporary file in the same folder that is renamed over
     `path` only once complete, so a crash never leaves half a file behind.
+    With overwrite=False an existing `path` raises FileExistsError, also when
+    two writers race for the same name (the file is hard-linked into place).
     """
     path = Path(path)
     if path.suffix != ".npz":
@@ -47,7 +49,11 @@ def save(model: MLP, path, **meta) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; weights are meant to be shared
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+            os.unlink(tmp)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

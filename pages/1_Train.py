@@ -1,7 +1,7 @@
 """Train: train a fresh network on MNIST in the background and watch the loss fall."""
 import streamlit as st
 
-from lab import figures, mnist, runner, sidebar, state, training
+from lab import figures, mnist, mnist_panel, runner, sidebar, state, training, user_weights
 from mlp.train import Config
 
 st.set_page_config(page_title="Train · MLP Lab", page_icon=":material/model_training:", layout="wide")
@@ -62,6 +62,8 @@ elif status is not None and status.phase == runner.FINISHED:
 elif status is None:
     if mnist.is_ready():
         st.info("MNIST is on disk. Press Start: 5 epochs take a few seconds.")
+    elif mnist.damaged():
+        mnist_panel.offer_fetch("")   # names the refused files; Start would also fetch them again first
     else:
         st.info("MNIST (about 11 MB) is not downloaded yet: it is fetched when you press Start.")
 
@@ -111,6 +113,11 @@ if contents is not None:
                          icon=":material/download:", on_click="ignore")
     save.caption(("The run's weights at the moment you click. " if trained else f"{model.label}. ")
                  + "Load the file here later, or with `mlp.weights.load`.")
+    name, keep = save.columns([3, 2], vertical_alignment="bottom")
+    name.text_input("Name", key=training.SAVE_NAME, max_chars=user_weights.MAX_NAME, placeholder="e.g. five-epochs",
+                    help="Letters, digits, '-', '_' and '.'; an existing file is never replaced.")
+    keep.button("Save to the weights folder", icon=":material/save:", on_click=training.save_to_folder,
+                width="stretch", help=f"On the server, in {user_weights.folder()}, for anyone using this app.")
 load.file_uploader("Load weights (.npz)", type=["npz"], key=training.UPLOAD_KEY, on_change=training.load_upload,
                    max_upload_size=training.MAX_UPLOAD_MB,
                    help="A file saved by this app or by `python -m mlp.train --out`.")
@@ -118,3 +125,11 @@ uploaded = state.widget_value(training.UPLOAD_KEY)
 outcome = state.upload_outcome(uploaded.file_id) if uploaded is not None else None
 if outcome is not None:
     (load.success if outcome[0] else load.error)(outcome[1])
+saved = user_weights.saved()
+if saved:
+    pick, go = load.columns([3, 2], vertical_alignment="bottom")
+    pick.selectbox("Or one from the weights folder", saved, key=training.SAVED_PICK)
+    go.button("Load", icon=":material/upload_file:", on_click=training.load_saved, width="stretch")
+notice = state.take_notice(training.WEIGHTS_NOTICE)
+if notice is not None:
+    getattr(st, notice[0])(notice[1])

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from lab import figures, images, mnist, models, sidebar, state
+from lab import figures, images, mnist, mnist_panel, models, sidebar, state
 
 st.set_page_config(page_title="Hidden units · MLP Lab", page_icon=":material/grid_view:", layout="wide")
 model = sidebar.render()
@@ -26,9 +26,12 @@ if outputs is not None:
 else:
     dead = models.dead_units(model)
     over = mnist.reference_inputs()[1]
-    st.info("MNIST is needed for the data-driven parts (top-activating digits, activation histograms); "
-            "it is fetched when you start training on the Train page, or run `python -m mlp.data`. "
-            "The weights below need no data.", icon=":material/download:")
+    if mnist.damaged():
+        mnist_panel.offer_fetch("")   # names the refused files and offers to fetch them again
+    else:
+        st.info("MNIST is needed for the data-driven parts (top-activating digits, activation histograms); "
+                "it is fetched when you start training on the Train page, or run `python -m mlp.data`. "
+                "The weights below need no data.", icon=":material/download:")
 count, pick = st.columns([1, 4], vertical_alignment="bottom")
 count.metric("Dead units", f"{int(dead.sum())} of {net.hidden}",
              help=f"Units that never fire (a1 ≤ 0) on {over}: no gradient reaches them, so they never learn.")

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from lab import evaluate, figures, images, mnist, sidebar, state
+from lab import evaluate, figures, images, mnist, mnist_panel, sidebar, state
 
 st.set_page_config(page_title="Evaluate · MLP Lab", page_icon=":material/fact_check:", layout="wide")
 model = sidebar.render()
@@ -18,17 +18,8 @@ if model is None:
 
 result = evaluate.evaluate(model)
 if result is None:
-    st.warning("Evaluating needs the MNIST test set, which is not downloaded yet.")
-    st.markdown("Fetch it here, start a run on the Train page (it fetches first), "
-                "or run `python -m mlp.data` in a terminal.")
-    if st.button("Fetch MNIST", icon=":material/download:"):
-        bar = st.progress(0.0, text="Fetching MNIST…")
-        try:
-            mnist.fetch(lambda fraction, step: bar.progress(fraction, text=f"Fetching MNIST: {step} {fraction:.0%}"))
-        except Exception as e:  # noqa: BLE001 -- whatever went wrong is shown; the page stays usable
-            st.error(f"Fetching MNIST failed: {e}")
-        else:
-            st.rerun()
+    mnist_panel.offer_fetch("Evaluating needs the MNIST test set, which is not downloaded yet. Fetch it here, "
+                            "start a run on the Train page (it fetches first), or run `python -m mlp.data`.")
     st.stop()
 
 st.caption(model.label)
