@@ -108,7 +108,13 @@ def open_draw(page, url: str) -> None:
 
 
 def draw(page, strokes) -> None:
-    box = page.locator(CANVAS).bounding_box()
+    canvas = page.locator(CANVAS)
+    # After Clear the old canvas (old key) can linger in the DOM for a moment on a busy machine.
+    deadline = time.monotonic() + 30
+    while canvas.count() != 1:
+        assert time.monotonic() < deadline, f"{canvas.count()} canvases on the page"
+        page.wait_for_timeout(100)
+    box = canvas.bounding_box()
     for stroke in strokes:
         page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
         page.mouse.down()
@@ -230,15 +236,19 @@ def test_closing_the_tab_stops_its_training_within_seconds(browser, server):
         tab = second.new_page()
         tab.set_default_timeout(30_000)
         tab.goto(f"{url}/Train")
-        attempts = []
+        attempts, first_try_at = [], None
         while not attempts or attempts[-1] == "busy":
             assert time.monotonic() - closed_at < 20, "the orphaned run kept its slot"
             tab.wait_for_timeout(1000 if attempts else 0)
             tab.get_by_role("button", name="Start").click()
+            first_try_at = first_try_at or time.monotonic()
             busy, stop = tab.get_by_text("Training is busy"), tab.get_by_role("button", name="Stop")
             busy.or_(stop.and_(tab.locator(":enabled"))).first.wait_for()
             attempts.append("busy" if busy.count() else "started")
-        assert attempts[0] == "busy", "right after closing, the old run still holds the only slot"
+        # Right after closing, the old run still holds the only slot; on a slow machine the
+        # first try may come after the watchdog's window, when a free slot is the right answer.
+        assert attempts[0] == "busy" or first_try_at - closed_at > 5, \
+            "the slot was free at once: the run did not hold it"
         assert time.monotonic() - closed_at < 15
         tab.get_by_role("button", name="Stop").click()
         tab.get_by_text("Stopped").first.wait_for()
