@@ -1,8 +1,17 @@
 """Plotly figures for every page: pure functions of arrays (no Streamlit here)."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import plotly.graph_objects as go
+
+# Plotly's validators use pandas if it is in sys.modules, and Streamlit imports pandas lazily.
+# While one session's thread is importing it, another session's thread building a figure finds
+# it half-initialised and fails ("partially initialized module 'pandas' has no attribute
+# 'Series'"; seen in the load test).  Importing it whole, before any figure can be built, closes that.
+with contextlib.suppress(ImportError):
+    import pandas  # noqa: F401
 
 from . import images
 

@@ -4,7 +4,8 @@ The step below is the equations of `mlp/model.py` (same symbols), rewritten
 for speed only in *how* memory is used, never in *what* is computed:
 
 - the data stay uint8; each batch is converted to float32 into one buffer,
-- the epoch is shuffled once into a contiguous copy, so a batch is a slice,
+- the epoch's order is shuffled once; each batch gathers its rows from it
+  into a contiguous buffer (cheaper than copying the whole epoch first),
 - every intermediate (a1, h, z, δz, ...) lives in a preallocated buffer,
 - η/N is folded into δz, so ∇θ already carries the step size and the update
   is one in-place subtraction,
@@ -15,12 +16,12 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .model import INPUTS, MLP, as_inputs
+from .model import INPUTS, MLP
 
 
 class Diverged(RuntimeError):

@@ -7,9 +7,13 @@ import gzip
 import http.server
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +31,8 @@ APP = "../app.py"
 PAGES = ["pages/1_Train.py", "pages/2_Hidden_units.py", "pages/3_Backprop.py", "pages/4_Evaluate.py"]
 TIMEOUT = 60
 needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -519,6 +525,22 @@ def test_runner_stops_itself_when_the_heartbeat_stops():
     assert "went away" in run.status().message
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_runner_threads_give_way_to_page_threads():
+    """A lower CPU priority than the server's threads, and a GIL handed over within 0.5 ms, not 5."""
+    default = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        run = start_runner()
+        wait_for(lambda: run.status().steps > 0)
+        server_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        training_nice = os.getpriority(os.PRIO_PROCESS, run._thread.native_id)
+        assert training_nice == min(19, server_nice + runner_module.TRAINING_NICENESS) > server_nice
+        assert sys.getswitchinterval() <= runner_module.GIL_SWITCH_INTERVAL < 0.005
+    finally:
+        sys.setswitchinterval(default)
+
+
 def test_runner_caps_concurrent_runs(monkeypatch):
     monkeypatch.setenv("MLP_LAB_MAX_TRAINING", str(runner_module.active_runs() + 2))
     first, second = start_runner(), start_runner()
@@ -616,3 +638,11 @@ def test_signed_weight_image_colours():
 def test_loss_curve_is_thinned_for_long_runs():
     spec = figures.loss_curve(np.linspace(2, 0.1, 20_000)).to_plotly_json()
     assert all(len(trace["x"]) <= figures.LOSS_POINTS for trace in spec["data"])
+
+
+def test_figures_import_pandas_whole_before_any_session_can_build_a_figure():
+    """Plotly reads pandas from sys.modules; imported lazily in one session's thread, another's saw it half-made."""
+    check = ("import sys; import lab.figures; pandas = sys.modules.get('pandas'); "
+             "assert pandas is not None and hasattr(pandas, 'Series') and hasattr(pandas, 'Index')")
+    done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -4,6 +4,7 @@ Screenshots of every page land in the pytest temp dir (printed with -s) for a lo
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -44,17 +45,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run app.py` on a free port; yields (url, log path); killed at the end."""
+@contextlib.contextmanager
+def streamlit_server(log_path: Path, max_training: int):
+    """`streamlit run app.py` on a free port of 127.0.0.1, logging to log_path; yields (url, process), killed at the end."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
              "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, MLP_LAB_MAX_TRAINING="1"))   # one run at a time: the orphan test counts on it
+            env=dict(os.environ, MLP_LAB_MAX_TRAINING=str(max_training)))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -67,7 +67,7 @@ def server(tmp_path_factory):
             assert process.poll() is None, f"streamlit exited:\n{log_path.read_text()}"
             assert time.monotonic() < deadline, f"streamlit did not start:\n{log_path.read_text()}"
             time.sleep(0.3)
-        yield url, log_path
+        yield url, process
     finally:
         process.terminate()
         try:
@@ -75,6 +75,14 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app's server for this module; yields (url, log path)."""
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with streamlit_server(log_path, max_training=1) as (url, _):   # one run at a time: the orphan test counts on it
+        yield url, log_path
 
 
 @pytest.fixture(scope="module")
