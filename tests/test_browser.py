@@ -143,9 +143,17 @@ def clear(page) -> None:
     page.get_by_text(PROMPT).wait_for()
 
 
+def progress_bar(page):
+    """The Train page's training progress bar (a locator: the same call for Playwright's sync and async pages)."""
+    return page.locator('[data-testid="stProgress"]').filter(has_text="steps:").first
+
+
+def steps_in(progress_text: str) -> int:
+    return int(re.search(r"steps: ([\d,]+)", progress_text).group(1).replace(",", ""))
+
+
 def steps_shown(page) -> int:
-    text = page.locator('[data-testid="stProgress"]').filter(has_text="steps:").first.inner_text(timeout=30_000)
-    return int(re.search(r"steps: ([\d,]+)", text).group(1).replace(",", ""))
+    return steps_in(progress_bar(page).inner_text(timeout=30_000))
 
 
 def wait_for_steps_above(page, floor: int, timeout: float = 30) -> int:

@@ -31,7 +31,8 @@ from pathlib import Path
 import pytest
 
 from lab import mnist
-from test_browser import CHROMIUM, CHROMIUM_ARGS, ONE, PREDICTION, PROMPT, SEVEN, ZERO, streamlit_server
+from test_browser import (CHROMIUM, CHROMIUM_ARGS, ONE, PREDICTION, PROMPT, SEVEN, ZERO, progress_bar, steps_in,
+                          streamlit_server)
 
 DRAWERS, TRAINERS = 8, 2
 DRAWINGS_EACH = 3
@@ -162,8 +163,7 @@ async def drawer(browser, url: str, user: int, opening: asyncio.Semaphore, all_o
 
 
 async def steps_shown(page) -> int:
-    text = await page.locator('[data-testid="stProgress"]').filter(has_text="steps:").first.inner_text()
-    return int(re.search(r"steps: ([\d,]+)", text).group(1).replace(",", ""))
+    return steps_in(await progress_bar(page).inner_text())
 
 
 async def start_training(browser, url: str):
@@ -178,7 +178,7 @@ async def start_training(browser, url: str):
     await page.wait_for_timeout(500)
     await page.get_by_role("button", name="Start").click()
     await page.get_by_role("button", name="Stop").and_(page.locator(":enabled")).wait_for()
-    await page.locator('[data-testid="stProgress"]').filter(has_text="steps:").wait_for()
+    await progress_bar(page).wait_for()
     return context, page
 
 
