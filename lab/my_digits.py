@@ -102,6 +102,26 @@ class DigitSet:
             raise ValueError(f"My digits holds {MAX_DIGITS} drawings, the most it keeps")
         return DigitSet(np.vstack([self.x, x[None]]), np.append(self.y, np.uint8(label)), self.strokes + (text,))
 
+    def merged(self, other: "DigitSet") -> "DigitSet":
+        """This set with `other`'s drawings added (a drawing in both takes `other`'s label and strokes).
+
+        ValueError, and nothing merged, when the result would hold more than MAX_DIGITS.
+        """
+        where = {row.tobytes(): i for i, row in enumerate(self.x)}
+        y, strokes = self.y.copy(), list(self.strokes)
+        new = []
+        for j, row in enumerate(other.x):
+            i = where.get(row.tobytes())
+            if i is None:
+                new.append(j)
+            else:
+                y[i] = other.y[j]
+                strokes[i] = other.strokes[j] if other.strokes[j] is not None else strokes[i]
+        if len(self) + len(new) > MAX_DIGITS:
+            raise ValueError(f"together that is {len(self) + len(new)} drawings; My digits keeps at most {MAX_DIGITS}")
+        return DigitSet(np.vstack([self.x, other.x[new]]), np.concatenate([y, other.y[new]]),
+                        tuple(strokes) + tuple(other.strokes[j] for j in new))
+
     def without(self, i: int) -> "DigitSet":
         keep = np.arange(len(self)) != i
         return DigitSet(self.x[keep], self.y[keep], tuple(s for s, k in zip(self.strokes, keep) if k))
@@ -148,6 +168,9 @@ def from_bytes(raw: bytes, max_bytes: int = MAX_BYTES) -> DigitSet:
         raise SetError("the file is empty")
     if not zipfile.is_zipfile(io.BytesIO(raw)):
         raise SetError("not a My digits file: expected an .npz (zip) archive")
+    declared = _declared_members(raw)
+    if declared > len(MEMBERS):   # before ZipFile reads a directory that may list a million names
+        raise SetError(f"the archive lists {declared:,} members; a My digits file holds at most {len(MEMBERS)}")
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             names = archive.namelist()
@@ -156,7 +179,7 @@ def from_bytes(raw: bytes, max_bytes: int = MAX_BYTES) -> DigitSet:
             stems = [n[:-4] if n.endswith(".npy") else n for n in names]
             unexpected = [n for n, s in zip(names, stems) if s not in MEMBERS]
             if unexpected:
-                raise SetError(f"unexpected member {unexpected[0]!r}; a My digits file holds only "
+                raise SetError(f"unexpected member '{_quoted(unexpected[0])}'; a My digits file holds only "
                                f"{', '.join(m + '.npy' for m in MEMBERS)}")
             if len(set(stems)) != len(stems):
                 raise SetError("a member appears twice in the archive")
@@ -169,6 +192,18 @@ def from_bytes(raw: bytes, max_bytes: int = MAX_BYTES) -> DigitSet:
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
         raise SetError(f"corrupt or truncated .npz: {e}") from None
     return _checked(arrays)
+
+
+def _declared_members(raw: bytes) -> int:
+    """How many members the zip's end-of-directory record says it has (0xFFFF: zip64, "many")."""
+    end = raw.rfind(b"PK\x05\x06", max(0, len(raw) - 22 - 0xFFFF))
+    return int.from_bytes(raw[end + 10:end + 12], "little") if end >= 0 else 0
+
+
+def _quoted(name: str, limit: int = 40) -> str:
+    """A name from the file made safe to show in a Markdown message: letters, digits, . _ - only, short."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "?" for c in name)
+    return safe[:limit] + ("…" if len(safe) > limit else "")
 
 
 # What each member may be: (allowed dtype kinds, allowed item sizes, number of dimensions).

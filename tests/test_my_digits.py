@@ -103,6 +103,18 @@ def test_grouped_by_digit_and_removing_one():
     assert fewer.strokes[10] == digits.strokes[11]
 
 
+def test_merging_adds_new_drawings_and_relabels_known_ones(monkeypatch):
+    mine, theirs = small_set(4, seed=1), small_set(3, seed=2)
+    theirs = theirs.add(mine.x[0], 9, None)
+    both = mine.merged(theirs)
+    assert len(both) == 7 and both.y[0] == 9 and both.strokes[0] == mine.strokes[0]
+    assert np.array_equal(both.x[4:], theirs.x[:3]) and both.strokes[4:] == theirs.strokes[:3]
+    assert both.merged(theirs).y.tolist() == both.y.tolist(), "merging the same file twice adds nothing"
+    monkeypatch.setattr(md, "MAX_DIGITS", 6)
+    with pytest.raises(ValueError, match="at most 6"):
+        mine.merged(theirs)
+
+
 @pytest.mark.parametrize("x, label, problem", [
     (np.full(784, 0.5), 10, "0..9"), (np.full(784, 0.5), -1, "0..9"), (np.full(784, 0.5), 2.0, "0..9"),
     (np.full(783, 0.5), 3, "784"), (np.full(784, np.nan), 3, "784"), (np.full(784, 1.5), 3, "[0,1]")])
@@ -172,6 +184,9 @@ GOOD_X, GOOD_Y = np.full((3, 784), 0.5, np.float32), np.array([1, 2, 3], np.uint
     (npz(x=GOOD_X, y=GOOD_Y, **{"run.py": b"import os"}), "unexpected member 'run.py'"),
     (npz(x=GOOD_X, y=GOOD_Y, labels=GOOD_Y), "unexpected member 'labels.npy'"),
     (npz(x=GOOD_X), "missing y.npy"),
+    (npz(x=GOOD_X, y=GOOD_Y, **{"[see](http://evil.example)": b""}), "unexpected member '?see??http???evil.example?'"),
+    (npz(x=GOOD_X, y=GOOD_Y, strokes=np.zeros(1, np.uint8), **{f"{i}": b"" for i in range(100)}),
+     "lists 103 members"),
     (weights.to_bytes(MLP.init(hidden=4)), "this is a weights file, not a My digits set"),
     (npz(x=np.array([{"a": 1}] * 3, dtype=object), y=GOOD_Y), "pickled Python objects"),
     (npz(x=GOOD_X.astype(np.uint8), y=GOOD_Y), "x.npy has dtype uint8"),
