@@ -7,47 +7,18 @@ import zipfile
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from bench import drawn_digits as dd
-from bench.drawn_digits import arc, join, line, u
+from bench.my_digits import HARD_STYLES, hard_drawings, realistic_set
 from lab import mnist
 from lab import my_digits as md
 from mlp import weights
 from mlp.model import MLP, as_inputs
 from mlp.preprocess import to_mnist
-
+from test_app import (TIMEOUT, canvas_from_mnist, click, draw, first_test_image_of, no_errors, prediction,
+                      sidebar_text, texts)
 needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
-
-
-# -- digits people draw that the shipped model misreads (the styles issue 10 names) ----------------
-
-def one_long_flag(r):
-    return [line((u(r, 0, .05), u(r, .2, .35)), (.55, 0), (.55, 1))]
-
-
-def six_round_loop(r):
-    loop = u(r, .3, .36)
-    return [join(line((u(r, .6, .8), 0), (u(r, .1, .2), .65)), arc(.5, 1 - loop, .45, loop, 200, 560, n=64))]
-
-
-def nine_round_head(r):
-    loop = u(r, .38, .45)
-    return [join(arc(.5, loop, .5, loop, 0, 370), line((1, loop), (u(r, .85, 1), 1)))]
-
-
-HARD_STYLES = {1: one_long_flag, 6: six_round_loop, 9: nine_round_head}
-
-
-def hard_drawings(n_per_style: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(x (n,784), y (n,)) drawn on the canvas in the styles above, through the app's preprocessing."""
-    rng = np.random.default_rng(seed)
-    xs, ys = [], []
-    for _ in range(n_per_style):
-        for label, style in HARD_STYLES.items():
-            width = rng.uniform(*dd.WIDTHS)
-            xs.append(to_mnist(dd.render(dd.place(style(rng), rng, label, width), width)))
-            ys.append(label)
-    return np.stack(xs).astype(np.float32), np.array(ys)
 
 
 def as_set(x: np.ndarray, y: np.ndarray) -> md.DigitSet:
@@ -65,10 +36,7 @@ def shipped() -> MLP:
 @pytest.fixture(scope="module")
 def realistic() -> md.DigitSet:
     """45 digits as a user would collect them: 30 drawn the usual ways, 15 in styles often misread."""
-    images, labels = dd.make_set(n_per_digit=3, seed=21)
-    usual = np.stack([to_mnist(image) for image in images]).astype(np.float32)
-    hard_x, hard_y = hard_drawings(5, seed=5)
-    return as_set(np.concatenate([usual, hard_x]), np.concatenate([labels, hard_y]))
+    return as_set(*realistic_set(usual_per_digit=3, hard_per_style=5, seed=21))
 
 
 def small_set(n: int = 5, seed: int = 0) -> md.DigitSet:
@@ -323,3 +291,133 @@ def test_the_old_step_size_costs_what_the_page_now_says(shipped):
     assert md.test_cost(shipped, taught, test).drop_points > 5
     assert md.LESSON_LR_RANGE[1] < 0.05 and md.LESSON_LR_RANGE[0] <= md.LESSON_LR <= md.LESSON_LR_RANGE[1]
     assert md.test_cost(shipped, taught, None) is None
+
+
+# -- in the app (AppTest) ---------------------------------------------------------------------------
+
+MY_PAGE = "pages/6_My_digits.py"
+
+
+def canvas_of(gray: np.ndarray) -> np.ndarray:
+    """A (280,280) drawing as the canvas's RGBA: white ink on opaque black."""
+    rgba = np.zeros(gray.shape + (4,), np.uint8)
+    rgba[..., :3] = gray[..., None]
+    rgba[..., 3] = 255
+    return rgba
+
+
+def misread_drawing(model: MLP, label: int = 6) -> tuple[np.ndarray, int]:
+    """A canvas drawing of `label` in a style the model misreads, and what it reads (the first such seed)."""
+    style = HARD_STYLES[label]
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        width = rng.uniform(*dd.WIDTHS)
+        gray = dd.render(dd.place(style(rng), rng, label, width), width)
+        read = int(model.predict(to_mnist(gray)[None])[0])
+        if read != label:
+            return canvas_of(gray), read
+    raise AssertionError(f"no misread {label} in 200 seeds")
+
+
+def my_set(at: AppTest) -> md.DigitSet:
+    return at.session_state["my_digits"]
+
+
+def notices(at: AppTest) -> str:
+    return " | ".join(e.value for kind in (at.success, at.info, at.warning, at.error) for e in kind)
+
+
+@needs_mnist
+def test_draw_confirm_correct_then_my_digits_shows_keeps_reloads_and_fine_tunes(shipped):
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at.run()
+    draw(at, canvas_from_mnist(first_test_image_of(7)))
+    assert prediction(at) == "7"
+    click(at, "Yes, it is a 7")                                        # confirm
+    no_errors(at)
+    assert "Added to My digits as a 7" in notices(at)
+    assert len(my_set(at)) == 1 and my_set(at).y.tolist() == [7]
+    assert my_set(at).strokes[0] is not None, "the canvas strokes are kept with the inputs"
+
+    six, read = misread_drawing(shipped)                              # correct a misreading
+    draw(at, six)
+    assert prediction(at) == str(read)
+    at.selectbox(key="teach_label").set_value(6)
+    click(at, "Correct it")
+    no_errors(at)
+    assert my_set(at).y.tolist() == [7, 6]
+    assert any("in **My digits** as a 6" in t for t in texts(at))
+
+    at.switch_page(MY_PAGE).run()                                      # the page shows the set
+    no_errors(at)
+    [table] = [d for d in at.dataframe if "read right" in d.value.columns]
+    assert table.value["read right"].tolist() == ["1 of 2"]           # shipped reads the 7, not the 6
+    assert any(t.startswith("**6** · 1 drawing") for t in texts(at))
+    [download] = [b for b in at.get("download_button") if "Download the set" in b.proto.label]
+    assert "(2 drawings)" in download.proto.label
+    saved = md.to_bytes(my_set(at))                                    # what the button serves
+
+    click(at, "Remove the last one")
+    assert len(my_set(at)) == 1
+    upload(at, "broken.npz", saved[:len(saved) // 2])                 # a bad file: message, set kept
+    no_errors_but(at, "That file was not loaded")
+    assert len(my_set(at)) == 1
+    upload(at, "mine.npz", saved)                                     # the downloaded file: the 6 is back
+    no_errors(at)
+    assert "Loaded 2 drawings; the set now holds 2" in notices(at)
+    assert my_set(at).y.tolist() == [7, 6]
+
+    W1 = shipped.W1.copy()
+    click(at, "Fine-tune")
+    no_errors(at)
+    assert at.session_state["model_source"] == "own"
+    own = at.session_state["own_model"]
+    assert "fine-tuned on 2 of my digits" in own.label and "fine-tuned on 2" in sidebar_text(at)
+    assert own.model.predict(my_set(at).x).tolist() == [7, 6]
+    [result] = [d for d in at.dataframe if "before" in d.value.columns]
+    assert result.value["before"].tolist()[0] == "50.0%" and result.value["after"].tolist()[0] == "100.0%"
+    assert any("MNIST test moved by" in t for t in texts(at))
+    assert np.array_equal(shipped.W1, W1)
+    [table] = [d for d in at.dataframe if "read right" in d.value.columns]
+    assert table.value["read right"].tolist() == ["1 of 2", "2 of 2"], "the readings show the new model"
+
+
+def upload(at: AppTest, name: str, payload: bytes) -> AppTest:
+    return at.file_uploader(key="my_digits_upload").set_value((name, payload, "application/octet-stream")).run()
+
+
+def no_errors_but(at: AppTest, expected: str) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error if expected not in e.value] == []
+    assert any(expected in e.value for e in at.error)
+
+
+@needs_mnist
+def test_teach_it_says_what_the_lesson_cost_on_mnist_test(shipped):
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at.run()
+    assert at.slider(key="teach_lr").value == md.LESSON_LR
+    assert (at.slider(key="teach_lr").min, at.slider(key="teach_lr").max) == md.LESSON_LR_RANGE
+    draw(at, canvas_from_mnist(first_test_image_of(7)))
+    at.selectbox(key="teach_label").set_value(3)
+    at.slider(key="teach_lr").set_value(md.LESSON_LR_RANGE[1]).run()
+    click(at, "Teach it")
+    assert not at.exception
+    lesson = at.session_state["teach_result"]
+    taught = at.session_state["own_model"].model
+    assert lesson.cost.test_before == pytest.approx(shipped.accuracy(*mnist.load("test")))
+    assert lesson.cost.test_after == pytest.approx(taught.accuracy(*mnist.load("test")))
+    shown = f"MNIST test accuracy: {lesson.cost.test_before:.2%} → {lesson.cost.test_after:.2%}"
+    assert any(shown in w.value for w in at.warning), "a costly lesson is a warning"
+
+
+def test_my_digits_page_without_drawings_says_how_to_get_some():
+    at = AppTest.from_file("../" + MY_PAGE, default_timeout=TIMEOUT)
+    at.run()
+    no_errors(at)
+    assert any("No drawings yet" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "Fine-tune"]
+    upload(at, "weights.npz", weights.to_bytes(MLP.init(hidden=4)))
+    no_errors_but(at, "this is a weights file")
+    assert len(my_set(at)) == 0
+

@@ -1,0 +1,255 @@
+"""My digits in the app: "Is it right?" and Teach it on the Draw page, the My digits page, their callbacks.
+
+The pages call `draw_section` and `page_body`; what is computed lives in lab/my_digits.py.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from . import actions, draw, figures, images, mnist, models, my_digits as md, page, state
+from .state import Key, Notice
+
+SLOT = "my_digits"            # where this module's messages are shown
+PAGE = "pages/6_My_digits.py"
+THUMBNAIL = 2                 # 28 px enlarged to 56
+SHOWN_PER_DIGIT = 60          # thumbnails per digit on the page; the rest are counted
+MODEL_NAMES = {state.SHIPPED: "shipped", state.TRAINED: "trained", state.OWN: "own"}
+FILE_NAME = "my_digits.npz"
+
+
+# -- the Draw page ---------------------------------------------------------------------------------
+
+def draw_section(answer: draw.Answer, drawing: state.Drawing) -> None:
+    """Below the Draw page's answer: confirm or correct it (the drawing joins My digits), and Teach it."""
+    st.subheader("Is it right?")
+    state.follow(Key.TEACH_LABEL, answer.digit, drawing.digest)
+    yes, pick, fix = st.columns([3, 3, 2], vertical_alignment="bottom")
+    yes.button(f"Yes, it is a {answer.digit}", icon=":material/check:", on_click=confirm, args=(answer.digit,),
+               key="confirm_digit")
+    pick.selectbox("The right digit is", range(10), key=Key.TEACH_LABEL)
+    fix.button("Correct it", icon=":material/edit:", on_click=correct, key="correct_digit")
+    page.show(state.take_notice(SLOT))
+    digits = state.my_digits()
+    known = digits.label_of(drawing.x)
+    if known is not None:
+        st.markdown(f"This drawing is in **My digits** as a {known}; the set holds {len(digits)}.")
+        st.page_link(PAGE, label="See My digits and fine-tune on them", icon=":material/collections_bookmark:")
+    st.caption("Either answer adds the drawing to *My digits*, your own labelled set: see which model reads it, "
+               "download it, and fine-tune on it there.")
+
+    st.subheader("Teach it")
+    st.caption("One SGD step, θ ← θ − η∇θ, on this drawing alone, labelled with the digit chosen above. "
+               "The updated copy becomes your model; the shipped weights are never changed. One drawing is "
+               "no average over a batch: a large η moves the whole network, so the price on the "
+               "10,000 MNIST test digits is shown.")
+    rate, go = st.columns([6, 2], vertical_alignment="bottom")
+    rate.slider("Step size η", *md.LESSON_LR_RANGE, step=0.001, format="%.3f", **state.kept(Key.TEACH_LR))
+    go.button("Teach it", icon=":material/school:", on_click=actions.teach_drawing, type="primary")
+    lesson = state.teach_result()
+    if lesson is not None and lesson.digest == drawing.digest:
+        st.plotly_chart(figures.before_after(lesson.before, lesson.after, lesson.label), config=page.PLOT,
+                        key="lesson")
+        st.caption(f"p({lesson.label}) went from {lesson.before[lesson.label]:.1%} "
+                   f"to {lesson.after[lesson.label]:.1%}.")
+        cost_line(lesson.cost)
+
+
+def cost_line(cost: md.Cost | None) -> None:
+    """What one lesson did to MNIST test accuracy, in a warning when it cost more than fine-tuning may."""
+    if cost is None:
+        st.caption("Its price on MNIST test is not known: MNIST is not downloaded.")
+        return
+    text = (f"MNIST test accuracy: {cost.test_before:.2%} → {cost.test_after:.2%} "
+            f"({-cost.drop_points:+.2f} points).")
+    if cost.drop_points > 100 * md.MAX_TEST_DROP:
+        st.warning(f"{text} That one lesson cost more than {100 * md.MAX_TEST_DROP:.1f} points: "
+                   "a smaller η, or fine-tuning on My digits, teaches with less damage.", icon=":material/warning:")
+    else:
+        st.markdown(text)
+
+
+# -- the My digits page ------------------------------------------------------------------------------
+
+def page_body() -> None:
+    digits = state.my_digits()
+    st.caption("The drawings you confirmed or corrected on the Draw page, with the digit you said they are. "
+               "See what each model reads, keep the set as a file, and fine-tune a model on it.")
+    page.show(state.take_notice(SLOT))
+    if not len(digits):
+        st.info("No drawings yet. On the Draw page, answer *Is it right?* below the prediction and the drawing "
+                "comes here; or load a set you saved before.", icon=":material/draw:")
+    else:
+        _readings(digits)
+    _file(digits)
+    if len(digits):
+        _fine_tune(digits)
+
+
+def _models() -> dict[str, models.ModelRef]:
+    """Every model this session has, by source."""
+    found = {state.SHIPPED: models.shipped()}
+    trained = state.trained_model()
+    if trained is not None:
+        found[state.TRAINED] = trained
+    if state.own_model() is not None:
+        found[state.OWN] = state.own_model()
+    return found
+
+
+def _readings(digits: md.DigitSet) -> None:
+    refs = _models()
+    answers = {source: md.answers(ref.model, digits) for source, ref in refs.items()}
+    st.subheader(f"{len(digits)} drawings: what each model reads")
+    rows = [{"model": ref.label, "read right": f"{int((answers[s] == digits.y).sum())} of {len(digits)}",
+             "accuracy": f"{md.accuracy(ref.model, digits):.0%}"} for s, ref in refs.items()]
+    st.dataframe(rows, hide_index=True, key="my_digits_accuracy")
+    st.caption("Under each drawing: what " + ", ".join(f"**{MODEL_NAMES[s][0].upper()}** = {MODEL_NAMES[s]}"
+                                                       for s in refs) + " reads; ✗ marks a misreading.")
+    for digit, indices in digits.by_digit().items():
+        shown = indices[-SHOWN_PER_DIGIT:]
+        right = {s: int((a[indices] == digit).sum()) for s, a in answers.items()}
+        st.markdown(f"**{digit}** · {len(indices)} drawing{'s' * (len(indices) > 1)} · "
+                    + " · ".join(f"{MODEL_NAMES[s]} {right[s]}/{len(indices)}" for s in refs))
+        st.image([images.digit(digits.x[i], THUMBNAIL) for i in shown],
+                 caption=[" ".join(f"{MODEL_NAMES[s][0].upper()}{a[i]}{'' if a[i] == digit else '✗'}"
+                                   for s, a in answers.items()) for i in shown])
+        if len(indices) > len(shown):
+            st.caption(f"and {len(indices) - len(shown)} older ones")
+
+
+def _file(digits: md.DigitSet) -> None:
+    st.subheader("Keep it")
+    save, load = st.columns(2, gap="large")
+    save.download_button(f"Download the set ({len(digits)} drawings)", data=md.to_bytes(digits) if len(digits) else b"",
+                         file_name=FILE_NAME, mime="application/octet-stream", icon=":material/download:",
+                         disabled=not len(digits), on_click="ignore", key="my_digits_download")
+    save.caption("A plain .npz: x (n,784) inputs in [0,1], y (n,) digits, and the canvas strokes.")
+    undo, empty = save.columns(2)
+    undo.button("Remove the last one", icon=":material/undo:", on_click=remove_last, disabled=not len(digits),
+                key="my_digits_remove_last")
+    with empty.popover("Empty the set", icon=":material/delete:", disabled=not len(digits)):
+        st.button(f"Yes, remove all {len(digits)} drawings", on_click=empty_set, key="my_digits_empty")
+    load.file_uploader("Load a set (.npz); its drawings join yours", type=["npz"], key=Key.MY_DIGITS_UPLOAD,
+                       on_change=load_set, max_upload_size=max(1, md.MAX_BYTES // 2**20))
+    uploaded = state.widget_value(Key.MY_DIGITS_UPLOAD)
+    page.show(state.my_digits_upload_outcome(uploaded.file_id) if uploaded is not None else None, where=load)
+
+
+def _fine_tune(digits: md.DigitSet) -> None:
+    st.subheader("Fine-tune on it")
+    ref = state.model_in_use()
+    defaults = md.FineTuneSettings()
+    st.caption(f"A few epochs of SGD on My digits starting from the model in use ({ref.label}). Each batch "
+               f"holds {defaults.mine_per_batch} of your drawings and {defaults.replay_per_batch} MNIST training "
+               "digits, so the network learns your hand without forgetting everyone else's. An epoch that "
+               f"would cost more than {100 * md.MAX_TEST_DROP:.1f} points of MNIST test accuracy is undone. "
+               "The result becomes your model; the model it started from is not changed.")
+    epochs, rate, go = st.columns([3, 3, 2], vertical_alignment="bottom")
+    epochs.slider("Epochs over My digits", *md.FineTuneSettings.LIMITS["epochs"], **state.kept(Key.FINE_TUNE_EPOCHS))
+    rate.select_slider("Step size η", [0.01, 0.02, 0.05, 0.1, 0.2], **state.kept(Key.FINE_TUNE_LR))
+    ready = mnist.is_ready()
+    clicked = go.button("Fine-tune", icon=":material/tune:", type="primary", disabled=not ready,
+                        key="fine_tune")
+    if not ready:
+        st.info("Fine-tuning mixes in MNIST digits, which are not downloaded yet: press Start on the Train page "
+                "once to fetch them (about 11 MB).", icon=":material/cloud_download:")
+    if clicked and ready:
+        _run_fine_tune(ref, digits)
+    done = state.fine_tune_result()
+    if done is not None:
+        _show_fine_tune(*done)
+
+
+def _run_fine_tune(ref: models.ModelRef, digits: md.DigitSet) -> None:
+    """Fine-tune here, in the page's run, with a progress bar; the result becomes the own model, in use."""
+    settings = md.FineTuneSettings(epochs=int(state.widget_value(Key.FINE_TUNE_EPOCHS)),
+                                   lr=float(state.widget_value(Key.FINE_TUNE_LR)))
+    bar = st.progress(0.0, text="Fine-tuning: measuring where it starts…")
+    try:
+        result = md.fine_tune(ref.model, digits, mnist.load("train"), mnist.load("test"), settings,
+                              progress=lambda fraction, text: bar.progress(fraction, text=f"Fine-tuning: {text}"))
+    except (ValueError, OSError, mnist.data.MnistError) as e:
+        bar.empty()
+        st.error(f"Fine-tuning did not run: {e}. Nothing changed.", icon=":material/error:")
+        return
+    bar.empty()
+    base = ref.model.meta.get("taught_from", ref.label.split(" (")[0])
+    tuned = result.model
+    tuned.meta.update(taught_from=base, test_accuracy=result.test_after, fine_tuned_on=len(digits),
+                      fine_tune=dict(epochs=result.epochs_done, lr=settings.lr, mine_per_batch=settings.mine_per_batch,
+                                     replay_per_batch=settings.replay_per_batch))
+    label = f"Your model: {base} fine-tuned on {len(digits)} of my digits ({result.test_after:.1%} test accuracy)"
+    state.set_own_model(models.new_ref(tuned, label, prefix="tuned"))
+    state.set_model_source(state.OWN)
+    state.set_fine_tune_result((ref.label, len(digits), result._replace(model=None)))
+    st.rerun()   # the sidebar and the readings above now show the new model
+
+
+def _show_fine_tune(started_from: str, size: int, result: md.FineTuneResult) -> None:
+    st.markdown(f"**Fine-tuned** {started_from} on {size} drawings: it is now your model, in use.")
+    st.dataframe([{"": "My digits", "before": f"{result.mine_before:.1%}", "after": f"{result.mine_after:.1%}"},
+                  {"": "MNIST test", "before": f"{result.test_before:.2%}", "after": f"{result.test_after:.2%}"}],
+                 hide_index=True, key="fine_tune_table")
+    drop = result.drop_points
+    st.markdown(f"MNIST test moved by {-drop:+.2f} points (at most {100 * md.MAX_TEST_DROP:.1f} allowed), "
+                f"after {result.epochs_done} epoch{'s' * (result.epochs_done != 1)}.")
+    if result.note:
+        st.warning(f"Fine-tuning {result.note}.", icon=":material/warning:")
+
+
+# -- callbacks ------------------------------------------------------------------------------------------
+
+@state.callback
+def confirm(label: int) -> None:
+    """"Yes, it is a d": the drawing joins My digits as what the network read."""
+    _add(label)
+
+
+@state.callback
+def correct() -> None:
+    """"Correct it": the drawing joins My digits as the digit chosen."""
+    _add(int(state.widget_value(Key.TEACH_LABEL)))
+
+
+def _add(label: int) -> None:
+    drawing = state.drawing()
+    if drawing is None:
+        return
+    try:
+        digits = state.my_digits().add(drawing.x, label, drawing.strokes)
+    except ValueError as e:
+        return state.set_notice(Notice("error", f"Not added: {e}."), SLOT)
+    state.set_my_digits(digits)
+    state.set_notice(Notice("success", f"Added to My digits as a {label}."), SLOT)
+
+
+@state.callback
+def load_set() -> None:
+    """On-change of the set uploader: a good file's drawings join the set; a bad one leaves it as it was."""
+    uploaded = state.widget_value(Key.MY_DIGITS_UPLOAD)
+    if uploaded is None or state.my_digits_upload_outcome(uploaded.file_id) is not None:
+        return
+    mine = state.my_digits()
+    try:
+        loaded = md.from_bytes(uploaded.getvalue())
+        merged = mine.merged(loaded)
+    except ValueError as e:   # md.SetError is one
+        outcome = Notice("error", f"That file was not loaded: {e}. Your set is unchanged ({len(mine)} drawings).")
+    else:
+        state.set_my_digits(merged)
+        outcome = Notice("success", f"Loaded {len(loaded)} drawings; the set now holds {len(merged)}.")
+    state.set_my_digits_upload_outcome(uploaded.file_id, outcome)
+
+
+@state.callback
+def remove_last() -> None:
+    digits = state.my_digits()
+    if len(digits):
+        state.set_my_digits(digits.without(len(digits) - 1))
+        state.set_notice(Notice("info", "Removed the last drawing."), SLOT)
+
+
+@state.callback
+def empty_set() -> None:
+    state.set_my_digits(md.DigitSet())
+    state.set_notice(Notice("info", "My digits is empty."), SLOT)
