@@ -99,8 +99,9 @@ def fine_tunes(model, train, test, seeds=range(5)) -> None:
     sets = {"20 hard": hard_drawings(7, seed=7), "45 mixed": realistic_set(3, 5, 21),
             "100 mixed": realistic_set(6, 13, 3)}
     default = md.FineTuneSettings()
-    variants = {"app defaults (16 mine + 48 MNIST)": default,
-                "half and half (16 + 16)": md.FineTuneSettings(replay_per_batch=16)}
+    variants = {f"app: {default.mine_per_batch} mine + {default.replay_per_batch} MNIST": default,
+                "16 mine + 48 MNIST": md.FineTuneSettings(mine_per_batch=16, replay_per_batch=48),
+                "half and half, 16 + 16": md.FineTuneSettings(mine_per_batch=16, replay_per_batch=16)}
     print(f"\nFine-tuning from the shipped weights, {default.epochs} epochs, η {default.lr}, seeds {list(seeds)}; "
           f"fresh drawings in the hard styles read: {np.mean(model.predict(fresh_x) == fresh_y):.1%}")
     print(f"{'set':<10} {'batches':<34} {'My digits before → after':>25} {'MNIST test Δ (points)':>22} "
