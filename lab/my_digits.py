@@ -71,14 +71,10 @@ class DigitSet:
     def __len__(self) -> int:
         return len(self.y)
 
-    def find(self, x: np.ndarray) -> int | None:
-        """The index of the drawing with exactly these inputs, or None."""
-        same = np.flatnonzero((self.x == np.asarray(x, np.float32)).all(axis=1))
-        return int(same[0]) if len(same) else None
-
     def label_of(self, x: np.ndarray) -> int | None:
-        i = self.find(x)
-        return None if i is None else int(self.y[i])
+        """The label of the drawing with exactly these inputs, or None if it is not in the set."""
+        same = np.flatnonzero((self.x == np.asarray(x, np.float32)).all(axis=1))
+        return int(self.y[same[0]]) if len(same) else None
 
     def add(self, x: np.ndarray, label: int, strokes: dict | str | None = None) -> "DigitSet":
         """The set with this drawing labelled `label` (a drawing already in it gets the new label).
@@ -92,36 +88,28 @@ class DigitSet:
             raise ValueError(f"a label is a digit 0..9, got {label!r}")
         text = strokes if isinstance(strokes, str) or strokes is None else json.dumps(strokes, separators=(",", ":"))
         text = text if text is None or len(text) <= MAX_STROKES_CHARS else None
-        i = self.find(x)
-        if i is not None:
-            y = self.y.copy()
-            y[i] = label
-            kept = list(self.strokes)
-            kept[i] = kept[i] if text is None else text
-            return DigitSet(self.x, y, tuple(kept))
-        if len(self) >= MAX_DIGITS:
-            raise ValueError(f"My digits holds {MAX_DIGITS} drawings, the most it keeps")
-        return DigitSet(np.vstack([self.x, x[None]]), np.append(self.y, np.uint8(label)), self.strokes + (text,))
+        return self.merged(DigitSet(x[None], np.array([label], np.uint8), (text,)))
 
     def merged(self, other: "DigitSet") -> "DigitSet":
-        """This set with `other`'s drawings added (a drawing in both takes `other`'s label and strokes).
+        """This set with `other`'s drawings added; a drawing already in it takes `other`'s label (and
+        strokes, if it has some) instead of being added twice.
 
         ValueError, and nothing merged, when the result would hold more than MAX_DIGITS.
         """
-        where = {row.tobytes(): i for i, row in enumerate(self.x)}
-        y, strokes = self.y.copy(), list(self.strokes)
-        new = []
+        index = {row.tobytes(): i for i, row in enumerate(self.x)}
+        y, strokes, new = list(self.y), list(self.strokes), []
         for j, row in enumerate(other.x):
-            i = where.get(row.tobytes())
-            if i is None:
+            i = index.setdefault(row.tobytes(), len(y))
+            if i == len(y):
                 new.append(j)
+                y.append(other.y[j])
+                strokes.append(other.strokes[j])
             else:
                 y[i] = other.y[j]
                 strokes[i] = other.strokes[j] if other.strokes[j] is not None else strokes[i]
-        if len(self) + len(new) > MAX_DIGITS:
-            raise ValueError(f"together that is {len(self) + len(new)} drawings; My digits keeps at most {MAX_DIGITS}")
-        return DigitSet(np.vstack([self.x, other.x[new]]), np.concatenate([y, other.y[new]]),
-                        tuple(strokes) + tuple(other.strokes[j] for j in new))
+        if len(y) > MAX_DIGITS:
+            raise ValueError(f"that makes {len(y)} drawings; My digits keeps at most {MAX_DIGITS}")
+        return DigitSet(np.vstack([self.x, other.x[new]]), np.array(y, np.uint8), tuple(strokes))
 
     def without(self, i: int) -> "DigitSet":
         keep = np.arange(len(self)) != i

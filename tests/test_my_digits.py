@@ -78,6 +78,8 @@ def test_merging_adds_new_drawings_and_relabels_known_ones(monkeypatch):
     assert len(both) == 7 and both.y[0] == 9 and both.strokes[0] == mine.strokes[0]
     assert np.array_equal(both.x[4:], theirs.x[:3]) and both.strokes[4:] == theirs.strokes[:3]
     assert both.merged(theirs).y.tolist() == both.y.tolist(), "merging the same file twice adds nothing"
+    twice = md.DigitSet(np.vstack([theirs.x, theirs.x]), np.concatenate([theirs.y, theirs.y]), theirs.strokes * 2)
+    assert len(md.DigitSet().merged(twice)) == len(theirs), "a file holding a drawing twice adds it once"
     monkeypatch.setattr(md, "MAX_DIGITS", 6)
     with pytest.raises(ValueError, match="at most 6"):
         mine.merged(theirs)
@@ -94,7 +96,7 @@ def test_add_refuses_what_is_not_a_drawing_and_a_digit(x, label, problem):
 def test_a_full_set_takes_no_more_but_can_still_relabel(monkeypatch):
     monkeypatch.setattr(md, "MAX_DIGITS", 3)
     digits = small_set(3)
-    with pytest.raises(ValueError, match="the most it keeps"):
+    with pytest.raises(ValueError, match="keeps at most 3"):
         digits.add(np.zeros(784, np.float32), 4)
     assert digits.add(digits.x[0], 9).y[0] == 9
 
