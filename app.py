@@ -25,7 +25,7 @@ if not state.canvas_mounted() and state.drawing() is not None and state.canvas_i
 
 left, right = st.columns([5, 6], gap="large")
 with left:
-    st.slider("Stroke width", 6, 40, key=state.STROKE_WIDTH)
+    st.slider("Stroke width", 6, 40, **state.kept(state.STROKE_WIDTH))
     canvas = st_canvas(stroke_width=state.widget_value(state.STROKE_WIDTH), stroke_color="#FFFFFF",
                        background_color="#000000", width=280, height=280, drawing_mode="freedraw",
                        update_streamlit=True, return_image_data=True, initial_drawing=state.canvas_initial_strokes(),
@@ -49,7 +49,7 @@ with right:
     sources = state.available_sources()
     if state.model_source() not in sources:
         state.set_model_source(state.SHIPPED)
-    st.radio("Which model answers", sources, format_func=SOURCE_NAMES.get, key=state.MODEL_SOURCE,
+    st.radio("Which model answers", sources, format_func=SOURCE_NAMES.get, **state.kept(state.MODEL_SOURCE),
              horizontal=True, help="The model being trained appears once a run has started on the Train page; "
                                    "your model once you teach it or load weights.")
     if unreadable is not None:
@@ -103,7 +103,7 @@ st.caption("Tell the network the right digit and it takes one SGD step, θ ← �
 state.follow(state.TEACH_LABEL, result.digit, drawing.digest)
 pick, rate, go = st.columns([3, 3, 2], vertical_alignment="bottom")
 pick.selectbox("The right digit is", range(10), key=state.TEACH_LABEL)
-rate.slider("Step size η", 0.001, 0.05, step=0.001, format="%.3f", key=state.TEACH_LR)
+rate.slider("Step size η", 0.001, 0.05, step=0.001, format="%.3f", **state.kept(state.TEACH_LR))
 go.button("Teach it", icon=":material/school:", on_click=training.teach_drawing, type="primary")
 lesson = state.teach_result()
 if lesson is not None and lesson.digest == drawing.digest:

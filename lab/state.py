@@ -2,9 +2,15 @@
 
 This is the only module that touches st.session_state.  Two kinds of entries:
 - widget values that must survive a page switch.  Streamlit forgets the value
-  of a widget that is not on the page being run, so `init()` writes each one
-  back on every run (and supplies its default); the widgets are then created
-  with `key=` and no `value=`;
+  of a widget that is not on the page being run, and what its key then reads is
+  not to be trusted: a fragment rerun (the sidebar's heartbeat while training)
+  files a value written back under the key under the widget's element id, the
+  next page switch drops that, and the key falls back to whatever Streamlit
+  last stored under it (the default of the page first opened).  So the values
+  live under a key no widget has (`_KEPT`): a widget's on_change copies the
+  user's choice there (`kept(key)` gives a widget its key and that callback),
+  setters here write there too, and `init()` writes every value back from
+  there before any widget is drawn;
 - app objects: the drawing, the session's own model, the training runner, ...
 """
 from __future__ import annotations
@@ -65,25 +71,49 @@ class TeachResult(NamedTuple):
     after: np.ndarray
 
 
+_KEPT = "kept_widget_values"   # {widget key: value}; never a widget's key, so Streamlit never drops it
+
+
 def init() -> None:
     """Call first on every page run: defaults, and widget values kept across pages."""
     s = st.session_state
-    for key, default in _WIDGET_DEFAULTS.items():
-        s[key] = s[key] if key in s else default
+    if _KEPT not in s:
+        s[_KEPT] = dict(_WIDGET_DEFAULTS)
+    for key, value in s[_KEPT].items():
+        s[key] = value
+
+
+def kept(key: str) -> dict[str, Any]:
+    """Keyword arguments for a widget whose value is kept across pages: `st.slider(..., **state.kept(KEY))`."""
+    return dict(key=key, on_change=_keep, args=(key,))
+
+
+def _keep(key: str) -> None:
+    """on_change of a kept widget: the user's choice becomes the value kept."""
+    _set_widget(key, st.session_state[key])
+
+
+def _set_widget(key: str, value: Any) -> None:
+    """Set a widget's value (before the widget is drawn in this run, or from a callback)."""
+    st.session_state[key] = value
+    if key in _WIDGET_DEFAULTS:
+        if _KEPT not in st.session_state:
+            st.session_state[_KEPT] = dict(_WIDGET_DEFAULTS)
+        st.session_state[_KEPT][key] = value
 
 
 def clamp(key: str, low: int, high: int) -> None:
     """Keep a number widget's remembered value inside bounds that just changed (another model)."""
     value = st.session_state.get(key, low)
     if not low <= value <= high:
-        st.session_state[key] = min(max(value, low), high)
+        _set_widget(key, min(max(value, low), high))
 
 
 def follow(key: str, default: Any, subject: str) -> None:
     """Reset a widget to `default` whenever `subject` (e.g. the drawing's digest) changes."""
     seen = f"{key}__subject"
     if st.session_state.get(seen) != subject or key not in st.session_state:
-        st.session_state[key] = default
+        _set_widget(key, default)
         st.session_state[seen] = subject
 
 
@@ -134,7 +164,7 @@ def model_source() -> str:
 
 def set_model_source(source: str) -> None:
     """Only before the source radio is drawn in this run, or from a callback."""
-    st.session_state[MODEL_SOURCE] = source
+    _set_widget(MODEL_SOURCE, source)
 
 
 def own_model() -> models.ModelRef | None:

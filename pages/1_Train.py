@@ -28,7 +28,7 @@ LABELS = {"lr": "Learning rate η", "batch_size": "Batch size", "epochs": "Epoch
 for column, name in zip(st.columns(len(state.TRAIN_FIELDS)), state.TRAIN_FIELDS):
     low, high = Config.LIMITS[name]
     number = dict(step=0.01, format="%g") if isinstance(low, float) else dict(step=1)
-    column.number_input(LABELS[name], min_value=low, max_value=high, key=state.train_key(name),
+    column.number_input(LABELS[name], min_value=low, max_value=high, **state.kept(state.train_key(name)),
                         disabled=active, help=HELP[name], **number)
 
 # -- controls -----------------------------------------------------------------------

@@ -36,7 +36,7 @@ count, pick = st.columns([1, 4], vertical_alignment="bottom")
 count.metric("Dead units", f"{int(dead.sum())} of {net.hidden}",
              help=f"Units that never fire (a1 ≤ 0) on {over}: no gradient reaches them, so they never learn.")
 state.clamp(state.UNIT, 0, net.hidden - 1)
-unit = pick.slider("Unit", 0, net.hidden - 1, key=state.UNIT)
+unit = pick.slider("Unit", 0, net.hidden - 1, **state.kept(state.UNIT))
 
 st.markdown(f"**Incoming weights W1[:, j] of all {net.hidden} units**, each on its own scale "
             f"(hover for the unit number; unit {unit} is framed)")

@@ -43,8 +43,8 @@ common_true, common_predicted = np.unravel_index(int(off_diagonal.argmax()), off
 state.follow(state.CELL_TRUE, int(common_true), model.version)
 state.follow(state.CELL_PREDICTED, int(common_predicted), model.version)
 pick_true, pick_predicted = st.columns(2)
-true = pick_true.selectbox("True digit", range(10), key=state.CELL_TRUE)
-predicted = pick_predicted.selectbox("Predicted digit", range(10), key=state.CELL_PREDICTED)
+true = pick_true.selectbox("True digit", range(10), **state.kept(state.CELL_TRUE))
+predicted = pick_predicted.selectbox("Predicted digit", range(10), **state.kept(state.CELL_PREDICTED))
 chosen = evaluate.cell(result, true, predicted)
 X, _ = mnist.test_set()
 if len(chosen) == 0:

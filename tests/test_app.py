@@ -188,6 +188,33 @@ def test_widget_values_survive_a_page_switch(app):
     assert app.number_input(key="train_epochs").value == 7
 
 
+def test_train_settings_survive_a_stale_value_under_their_key(app):
+    """Issue 11 bug 1.  After a fragment rerun (the sidebar heartbeat while training) and a page switch,
+    Streamlit hands back under a widget's key whatever it last stored there, e.g. the default written
+    when the session opened on another page; the settings the user chose must win."""
+    app.switch_page("pages/1_Train.py").run()
+    for key, value in (("train_epochs", 200), ("train_lr", 0.05), ("train_seed", 3)):
+        app.number_input(key=key).set_value(value).run()
+    app.switch_page("app.py").run()
+    for key, default in (("train_epochs", 5), ("train_lr", 0.1), ("train_seed", 0)):
+        app.session_state[key] = default                        # what Streamlit falls back on
+    app.switch_page("pages/1_Train.py").run()
+    assert [app.number_input(key=k).value for k in ("train_epochs", "train_lr", "train_seed")] == [200, 0.05, 3]
+
+
+def test_model_choice_survives_a_stale_value_under_its_key(app):
+    """Issue 11 bug 2: the same, for "Which model answers" chosen on Draw and read on every page."""
+    small = MLP.init(hidden=40, seed=3)
+    app.switch_page("pages/1_Train.py").run()
+    app.file_uploader(key="weights_upload").set_value(("small.npz", weights.to_bytes(small), "application/zip")).run()
+    app.switch_page("app.py").run()
+    app.radio(key="model_source").set_value("shipped").run()
+    app.radio(key="model_source").set_value("own").run()
+    app.session_state["model_source"] = "shipped"              # what Streamlit falls back on
+    app.switch_page("pages/4_Evaluate.py").run()
+    assert "Loaded from small.npz" in sidebar_text(app)
+
+
 # -- Draw -----------------------------------------------------------------------------------
 
 def test_blank_canvas_asks_for_a_drawing(app):
