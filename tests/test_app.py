@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 
 import numpy as np
 import pytest
@@ -89,6 +90,11 @@ def test_a_callback_that_raises_becomes_a_message_and_the_page_goes_on(app, monk
     app.number_input(key=Key.train("epochs")).set_value(7).run()      # the page goes on
     no_errors(app)                                                          # and the message was shown once
     assert app.number_input(key=Key.train("epochs")).value == 7
+
+
+def test_no_traceback_reaches_the_page_from_an_uncaught_error():
+    with open(ROOT / ".streamlit" / "config.toml", "rb") as config:
+        assert tomllib.load(config)["client"]["showErrorDetails"] == "none"
 
 
 def test_every_callback_the_pages_pass_is_wrapped():
