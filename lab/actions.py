@@ -74,29 +74,32 @@ def teach_drawing() -> None:
     state.set_teach_result(state.TeachResult(drawing.digest, label, before, after))
 
 
+def _steer(action: str) -> None:
+    """Pause, resume or stop the session's run, if it has one."""
+    run = state.runner()
+    if run is not None:
+        getattr(run, action)()
+
+
 @state.callback
 def pause() -> None:
-    if state.runner() is not None:
-        state.runner().pause()
+    _steer("pause")
 
 
 @state.callback
 def resume() -> None:
-    if state.runner() is not None:
-        state.runner().resume()
+    _steer("resume")
 
 
 @state.callback
 def stop() -> None:
-    if state.runner() is not None:
-        state.runner().stop()
+    _steer("stop")
 
 
 @state.callback
 def reset() -> None:
     """Stop and forget the run (its weights too)."""
-    if state.runner() is not None:
-        state.runner().stop()
+    _steer("stop")
     state.set_runner(None)
     state.set_notice(None)
     if state.model_source() == state.TRAINED:
