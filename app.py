@@ -2,7 +2,7 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from lab import actions, canvas, draw, figures, images, mnist, models, page, state
+from lab import actions, canvas, draw, figures, images, mnist, models, my_digits_view, page, state
 from lab.state import Key
 
 model = page.frame("Draw", ":material/draw:", heading="Draw a digit")
@@ -47,6 +47,7 @@ with right:
         if odd is not None:
             st.warning(odd, icon=":material/help:")
     st.plotly_chart(figures.probabilities(result.p), config=page.PLOT, key="probabilities")
+    my_digits_view.is_it_right(result, drawing)
 
 st.subheader("What the network sees")
 st.caption("The MNIST recipe: crop the ink, make the stroke as wide as MNIST's, shrink the longer side to "
@@ -73,15 +74,4 @@ with units:
     for column, (unit, activation, push) in zip(st.columns(3) + st.columns(3), top):
         column.image(models.incoming_image(model, unit), caption=f"unit {unit} · h {activation:.2f} · +{push:.2f}")
 
-st.subheader("Teach it")
-st.caption("Tell the network the right digit and it takes one SGD step, θ ← θ − η∇θ, on this drawing alone. "
-           "The updated copy becomes your model; the shipped weights are never changed.")
-state.follow(Key.TEACH_LABEL, result.digit, drawing.digest)
-pick, rate, go = st.columns([3, 3, 2], vertical_alignment="bottom")
-pick.selectbox("The right digit is", range(10), key=Key.TEACH_LABEL)
-rate.slider("Step size η", 0.001, 0.05, step=0.001, format="%.3f", **state.kept(Key.TEACH_LR))
-go.button("Teach it", icon=":material/school:", on_click=actions.teach_drawing, type="primary")
-lesson = state.teach_result()
-if lesson is not None and lesson.digest == drawing.digest:
-    st.plotly_chart(figures.before_after(lesson.before, lesson.after, lesson.label), config=page.PLOT, key="lesson")
-    st.caption(f"p({lesson.label}) went from {lesson.before[lesson.label]:.1%} to {lesson.after[lesson.label]:.1%}.")
+my_digits_view.teach_it(drawing)

@@ -10,7 +10,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from mlp import weights
 from mlp.model import MLP
 
-from . import draw, models, state, user_weights
+from . import draw, evaluate, mnist, models, my_digits, state, user_weights
 from .runner import TrainingBusy, TrainingRunner
 from .state import Key, Notice
 
@@ -58,20 +58,23 @@ def session_connected() -> Callable[[], bool] | None:
 
 @state.callback
 def teach_drawing() -> None:
-    """Teach it: one SGD step on the current drawing; the result becomes the session's own model, in use."""
+    """Teach it: one SGD step on the current drawing; the result becomes the session's own model, in use,
+    and what the step cost on MNIST test is kept with it."""
     drawing = state.drawing()
     if drawing is None:
         return
     ref = state.model_in_use()
     label, lr = int(state.widget_value(Key.TEACH_LABEL)), float(state.widget_value(Key.TEACH_LR))
     taught, before, after = draw.teach(ref, drawing.x, label, lr)
+    scored = evaluate.evaluate(ref)   # cached per model: only the taught copy is measured here
+    cost = my_digits.test_cost(ref.model, taught, mnist.test_set(), scored.accuracy if scored is not None else None)
     lessons = int(ref.model.meta.get("lessons", 0)) + 1
     base = ref.model.meta.get("taught_from", ref.label.split(" (")[0])
     taught.meta.update(lessons=lessons, taught_from=base)
     name = f"Your model: {base} + {lessons} lesson{'s' if lessons > 1 else ''}"
     state.set_own_model(models.new_ref(taught, name, prefix="taught"))
     state.set_model_source(state.OWN)
-    state.set_teach_result(state.TeachResult(drawing.digest, label, before, after))
+    state.set_teach_result(state.TeachResult(drawing.digest, label, before, after, cost))
 
 
 def _steer(action: str) -> None:

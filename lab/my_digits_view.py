@@ -1,6 +1,6 @@
 """My digits in the app: "Is it right?" and Teach it on the Draw page, the My digits page, their callbacks.
 
-The pages call `draw_section` and `page_body`; what is computed lives in lab/my_digits.py.
+The pages call `is_it_right`, `teach_it` and `page_body`; what is computed lives in lab/my_digits.py.
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ FILE_NAME = "my_digits.npz"
 
 # -- the Draw page ---------------------------------------------------------------------------------
 
-def draw_section(answer: draw.Answer, drawing: state.Drawing) -> None:
-    """Below the Draw page's answer: confirm or correct it (the drawing joins My digits), and Teach it."""
-    st.subheader("Is it right?")
+def is_it_right(answer: draw.Answer, drawing: state.Drawing) -> None:
+    """Under the Draw page's answer: confirm or correct it, and the drawing joins My digits."""
+    st.markdown("**Is it right?**")
     state.follow(Key.TEACH_LABEL, answer.digit, drawing.digest)
     yes, pick, fix = st.columns([3, 3, 2], vertical_alignment="bottom")
     yes.button(f"Yes, it is a {answer.digit}", icon=":material/check:", on_click=confirm, args=(answer.digit,),
@@ -34,14 +34,19 @@ def draw_section(answer: draw.Answer, drawing: state.Drawing) -> None:
     if known is not None:
         st.markdown(f"This drawing is in **My digits** as a {known}; the set holds {len(digits)}.")
         st.page_link(PAGE, label="See My digits and fine-tune on them", icon=":material/collections_bookmark:")
-    st.caption("Either answer adds the drawing to *My digits*, your own labelled set: see which model reads it, "
-               "download it, and fine-tune on it there.")
+    else:
+        st.caption("Either answer adds the drawing to *My digits*, your own labelled set: see what each model "
+                   "reads, keep it as a file, and fine-tune on it there.")
 
+
+def teach_it(drawing: state.Drawing) -> None:
+    """Teach it: one SGD step on the drawing, labelled as chosen under the answer, and what it cost."""
     st.subheader("Teach it")
-    st.caption("One SGD step, θ ← θ − η∇θ, on this drawing alone, labelled with the digit chosen above. "
-               "The updated copy becomes your model; the shipped weights are never changed. One drawing is "
-               "no average over a batch: a large η moves the whole network, so the price on the "
-               "10,000 MNIST test digits is shown.")
+    label = state.widget_value(Key.TEACH_LABEL)
+    st.caption(f"One SGD step, θ ← θ − η∇θ, on this drawing alone, labelled {label} (the digit chosen under "
+               "the prediction). The updated copy becomes your model; the shipped weights are never changed. "
+               "One drawing is no average over a batch: a large η moves the whole network, so what the step "
+               "costs on the 10,000 MNIST test digits is shown.")
     rate, go = st.columns([6, 2], vertical_alignment="bottom")
     rate.slider("Step size η", *md.LESSON_LR_RANGE, step=0.001, format="%.3f", **state.kept(Key.TEACH_LR))
     go.button("Teach it", icon=":material/school:", on_click=actions.teach_drawing, type="primary")
@@ -99,7 +104,7 @@ def _models() -> dict[str, models.ModelRef]:
 def _readings(digits: md.DigitSet) -> None:
     refs = _models()
     answers = {source: md.answers(ref.model, digits) for source, ref in refs.items()}
-    st.subheader(f"{len(digits)} drawings: what each model reads")
+    st.subheader(f"{_count(len(digits), 'drawing')}: what each model reads")
     rows = [{"model": ref.label, "read right": f"{int((answers[s] == digits.y).sum())} of {len(digits)}",
              "accuracy": f"{md.accuracy(ref.model, digits):.0%}"} for s, ref in refs.items()]
     st.dataframe(rows, hide_index=True, key="my_digits_accuracy")
@@ -108,7 +113,7 @@ def _readings(digits: md.DigitSet) -> None:
     for digit, indices in digits.by_digit().items():
         shown = indices[-SHOWN_PER_DIGIT:]
         right = {s: int((a[indices] == digit).sum()) for s, a in answers.items()}
-        st.markdown(f"**{digit}** · {len(indices)} drawing{'s' * (len(indices) > 1)} · "
+        st.markdown(f"**{digit}** · {_count(len(indices), 'drawing')} · "
                     + " · ".join(f"{MODEL_NAMES[s]} {right[s]}/{len(indices)}" for s in refs))
         st.image([images.digit(digits.x[i], THUMBNAIL) for i in shown],
                  caption=[" ".join(f"{MODEL_NAMES[s][0].upper()}{a[i]}{'' if a[i] == digit else '✗'}"
@@ -120,7 +125,7 @@ def _readings(digits: md.DigitSet) -> None:
 def _file(digits: md.DigitSet) -> None:
     st.subheader("Keep it")
     save, load = st.columns(2, gap="large")
-    save.download_button(f"Download the set ({len(digits)} drawings)", data=md.to_bytes(digits) if len(digits) else b"",
+    save.download_button(f"Download the set ({_count(len(digits), 'drawing')})", data=md.to_bytes(digits) if len(digits) else b"",
                          file_name=FILE_NAME, mime="application/octet-stream", icon=":material/download:",
                          disabled=not len(digits), on_click="ignore", key="my_digits_download")
     save.caption("A plain .npz: x (n,784) inputs in [0,1], y (n,) digits, and the canvas strokes.")
@@ -186,15 +191,19 @@ def _run_fine_tune(ref: models.ModelRef, digits: md.DigitSet) -> None:
 
 
 def _show_fine_tune(started_from: str, size: int, result: md.FineTuneResult) -> None:
-    st.markdown(f"**Fine-tuned** {started_from} on {size} drawings: it is now your model, in use.")
+    st.markdown(f"**Fine-tuned** {started_from} on {_count(size, 'drawing')}: it is now your model, in use.")
     st.dataframe([{"": "My digits", "before": f"{result.mine_before:.1%}", "after": f"{result.mine_after:.1%}"},
                   {"": "MNIST test", "before": f"{result.test_before:.2%}", "after": f"{result.test_after:.2%}"}],
                  hide_index=True, key="fine_tune_table")
     drop = result.drop_points
     st.markdown(f"MNIST test moved by {-drop:+.2f} points (at most {100 * md.MAX_TEST_DROP:.1f} allowed), "
-                f"after {result.epochs_done} epoch{'s' * (result.epochs_done != 1)}.")
+                f"after {_count(result.epochs_done, 'epoch')}.")
     if result.note:
         st.warning(f"Fine-tuning {result.note}.", icon=":material/warning:")
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 # -- callbacks ------------------------------------------------------------------------------------------
@@ -234,10 +243,11 @@ def load_set() -> None:
         loaded = md.from_bytes(uploaded.getvalue())
         merged = mine.merged(loaded)
     except ValueError as e:   # md.SetError is one
-        outcome = Notice("error", f"That file was not loaded: {e}. Your set is unchanged ({len(mine)} drawings).")
+        outcome = Notice("error", f"That file was not loaded: {e}. Your set is unchanged "
+                                  f"({_count(len(mine), 'drawing')}).")
     else:
         state.set_my_digits(merged)
-        outcome = Notice("success", f"Loaded {len(loaded)} drawings; the set now holds {len(merged)}.")
+        outcome = Notice("success", f"Loaded {_count(len(loaded), 'drawing')}; the set now holds {len(merged)}.")
     state.set_my_digits_upload_outcome(uploaded.file_id, outcome)
 
 

@@ -26,6 +26,7 @@ from mlp import preprocess
 from mlp.train import Config
 
 from . import describe, models
+from . import my_digits as md
 from .runner import TrainingRunner
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class Key:
     TEACH_LR = "teach_lr"
     UNIT = "hidden_unit"
     CELL_TRUE, CELL_PREDICTED = "cell_true", "cell_predicted"
+    FINE_TUNE_EPOCHS, FINE_TUNE_LR = "fine_tune_epochs", "fine_tune_lr"
     # widgets reset when what they are about changes (see follow())
     TEACH_LABEL = "teach_label"
     BACKPROP_LABEL = "backprop_label"
@@ -46,6 +48,7 @@ class Key:
     UPLOAD = "weights_upload"
     SAVE_NAME = "save_name"
     SAVED_PICK = "saved_pick"
+    MY_DIGITS_UPLOAD = "my_digits_upload"
     # the app's own entries
     KEPT = "kept_widget_values"          # {widget key: value}; never a widget's key, so Streamlit never drops it
     CANVAS_GENERATION = "canvas_generation"
@@ -57,6 +60,9 @@ class Key:
     UPLOAD_OUTCOME = "upload_outcome"
     RENDERED_PHASE = "rendered_phase"
     FAILURE = "failed_callback"
+    MY_DIGITS = "my_digits"
+    MY_DIGITS_UPLOAD_OUTCOME = "my_digits_upload_outcome"
+    FINE_TUNE_RESULT = "fine_tune_result"
 
     @staticmethod
     def train(field: str) -> str:
@@ -81,10 +87,12 @@ _DEFAULT_CONFIG = Config(epochs=5)   # long enough to watch, short enough to wai
 _WIDGET_DEFAULTS: dict[str, Any] = {
     Key.STROKE_WIDTH: 18,
     Key.MODEL_SOURCE: SHIPPED,
-    Key.TEACH_LR: 0.005,   # one example, no batch average: larger steps wreck the test accuracy (README: defaults)
+    Key.TEACH_LR: md.LESSON_LR,
     Key.UNIT: 0,
     Key.CELL_TRUE: 0,
     Key.CELL_PREDICTED: 0,
+    Key.FINE_TUNE_EPOCHS: md.FineTuneSettings().epochs,
+    Key.FINE_TUNE_LR: md.FineTuneSettings().lr,
     **{Key.train(name): getattr(_DEFAULT_CONFIG, name) for name in TRAIN_FIELDS},
 }
 
@@ -102,6 +110,7 @@ class TeachResult(NamedTuple):
     label: int
     before: np.ndarray       # (10,) probabilities
     after: np.ndarray
+    cost: md.Cost | None = None   # MNIST test accuracy before and after (None without MNIST)
 
 
 class Notice(NamedTuple):
@@ -280,6 +289,40 @@ def teach_result() -> TeachResult | None:
 
 def set_teach_result(value: TeachResult | None) -> None:
     st.session_state[Key.TEACH_RESULT] = value
+
+
+# -- My digits ------------------------------------------------------------------------------
+
+_EMPTY_SET = md.DigitSet()
+
+
+def my_digits() -> md.DigitSet:
+    """The drawings this session confirmed or corrected (an empty set at first)."""
+    found = st.session_state.get(Key.MY_DIGITS)
+    return found if found is not None else _EMPTY_SET
+
+
+def set_my_digits(value: md.DigitSet) -> None:
+    st.session_state[Key.MY_DIGITS] = value
+
+
+def my_digits_upload_outcome(file_id: str) -> Notice | None:
+    """What came of a My digits file already handled, so it is read once, not every rerun."""
+    seen = st.session_state.get(Key.MY_DIGITS_UPLOAD_OUTCOME)
+    return seen[1] if seen and seen[0] == file_id else None
+
+
+def set_my_digits_upload_outcome(file_id: str, outcome: Notice) -> None:
+    st.session_state[Key.MY_DIGITS_UPLOAD_OUTCOME] = (file_id, outcome)
+
+
+def fine_tune_result() -> tuple | None:
+    """(label of the model it started from, set size, md.FineTuneResult without its model) or None."""
+    return st.session_state.get(Key.FINE_TUNE_RESULT)
+
+
+def set_fine_tune_result(value: tuple | None) -> None:
+    st.session_state[Key.FINE_TUNE_RESULT] = value
 
 
 # -- training ----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from mlp.train import Config
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 TRAIN = "pages/1_Train.py"
-PAGES = [TRAIN, "pages/2_Hidden_units.py", "pages/3_Backprop.py", "pages/4_Evaluate.py"]
+PAGES = [TRAIN, "pages/2_Hidden_units.py", "pages/3_Backprop.py", "pages/4_Evaluate.py", "pages/6_My_digits.py"]
 TIMEOUT = 60
 needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
 

@@ -4,12 +4,14 @@ Screenshots of every page land in the pytest temp dir (printed with -s) for a lo
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
 
 import pytest
 
+from lab import my_digits
 from mlp import weights
 from support import (CANVAS, CHROMIUM, CHROMIUM_ARGS, ONE, PREDICTION, PROMPT, SEVEN, ZERO, needs_mnist, progress_bar,
                      steps_in, streamlit_server)
@@ -241,7 +243,8 @@ def test_closing_the_tab_stops_its_training_within_seconds(browser, server):
 
 
 @pytest.mark.parametrize("path, heading", [("Hidden_units", "Hidden units"), ("Backprop", "Backprop"),
-                                           ("Evaluate", "Evaluate"), ("Train", "Train")])
+                                           ("Evaluate", "Evaluate"), ("Train", "Train"),
+                                           ("My_digits", "My digits")])
 def test_every_page_opens_by_deep_link_without_errors(page, server, shots, path, heading):
     url, _ = server
     page.goto(f"{url}/{path}")
@@ -250,6 +253,70 @@ def test_every_page_opens_by_deep_link_without_errors(page, server, shots, path,
     charts_drawn(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(shots / f"{path}.png"), full_page=True)
+
+
+# A 6 as many print it: a straight stem into a round, closed loop.
+SIX = [[(175, 40), (150, 80), (125, 120), (100, 165)],
+       [(140 + 48 * math.sin(2 * math.pi * t / 24), 195 - 48 * math.cos(2 * math.pi * t / 24)) for t in range(25)]]
+
+
+def one_canvas_for_a_second(page) -> None:
+    """After Clear on a busy machine the old canvas can linger, go, and come back once: wait until it is gone."""
+    canvas, deadline, since = page.locator(CANVAS), time.monotonic() + 30, None
+    while since is None or time.monotonic() - since < 1:
+        assert time.monotonic() < deadline, f"{canvas.count()} canvases on the page"
+        since = (since or time.monotonic()) if canvas.count() == 1 else None
+        page.wait_for_timeout(100)
+
+
+def choose(page, key: str, option: str) -> None:
+    """Pick `option` in the selectbox made with `key`, by typing it as a user may."""
+    field = page.locator(f".st-key-{key} input")
+    field.click()
+    page.keyboard.type(option)
+    page.keyboard.press("Enter")
+    deadline = time.monotonic() + 10
+    while field.input_value() != option:
+        assert time.monotonic() < deadline, f"{key} shows {field.input_value()!r}, not {option!r}"
+        page.wait_for_timeout(100)
+
+
+@needs_mnist
+def test_in_a_browser_draw_confirm_correct_keep_reload_and_fine_tune(page, server, tmp_path):
+    url, _ = server
+    open_draw(page, url)
+    draw(page, SEVEN)
+    assert read_prediction(page) == "7"
+    page.get_by_role("button", name="Yes, it is a 7").click()
+    page.get_by_text("Added to My digits as a 7").wait_for()
+
+    clear(page)
+    one_canvas_for_a_second(page)
+    draw(page, SIX)
+    read_prediction(page)
+    choose(page, "teach_label", "6")
+    page.get_by_role("button", name="Correct it").click()
+    page.get_by_text("Added to My digits as a 6").wait_for()
+
+    go_to(page, "My digits")
+    page.get_by_text("2 drawings: what each model reads").wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the set (2 drawings)").click()
+    kept = tmp_path / "mine.npz"
+    download.value.save_as(kept)
+    downloaded = my_digits.from_bytes(kept.read_bytes())
+    assert downloaded.y.tolist() == [7, 6]
+    assert all(strokes is not None and '"path"' in strokes for strokes in downloaded.strokes), "the canvas strokes"
+
+    page.get_by_role("button", name="Remove the last one").click()
+    page.get_by_text("1 drawing: what each model reads").wait_for()
+    page.locator('.st-key-my_digits_upload input[type="file"]').set_input_files(str(kept))
+    page.get_by_text("Loaded 2 drawings; the set now holds 2").wait_for()
+
+    page.get_by_role("button", name="Fine-tune").click()
+    page.get_by_text("MNIST test moved by").wait_for(timeout=60_000)
+    assert "fine-tuned on 2" in page.locator('[data-testid="stSidebar"]').inner_text()
+    assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def test_server_log_has_no_tracebacks(server):

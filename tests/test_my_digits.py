@@ -16,9 +16,8 @@ from lab import my_digits as md
 from mlp import weights
 from mlp.model import MLP, as_inputs
 from mlp.preprocess import to_mnist
-from test_app import (TIMEOUT, canvas_from_mnist, click, draw, first_test_image_of, no_errors, prediction,
-                      sidebar_text, texts)
-needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
+from support import (canvas_from_mnist, click, draw, first_test_image_of, needs_mnist, new_session,
+                     no_errors, prediction, sidebar_text)
 
 
 def as_set(x: np.ndarray, y: np.ndarray) -> md.DigitSet:
@@ -322,7 +321,11 @@ def misread_drawing(model: MLP, label: int = 6) -> tuple[np.ndarray, int]:
 
 
 def my_set(at: AppTest) -> md.DigitSet:
-    return at.session_state["my_digits"]
+    return at.session_state["my_digits"] if "my_digits" in at.session_state else md.DigitSet()
+
+
+def texts(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
 
 
 def notices(at: AppTest) -> str:
@@ -331,8 +334,7 @@ def notices(at: AppTest) -> str:
 
 @needs_mnist
 def test_draw_confirm_correct_then_my_digits_shows_keeps_reloads_and_fine_tunes(shipped):
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    at.run()
+    at = new_session()
     draw(at, canvas_from_mnist(first_test_image_of(7)))
     assert prediction(at) == "7"
     click(at, "Yes, it is a 7")                                        # confirm
@@ -396,11 +398,10 @@ def no_errors_but(at: AppTest, expected: str) -> None:
 
 @needs_mnist
 def test_teach_it_says_what_the_lesson_cost_on_mnist_test(shipped):
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    at.run()
+    at = new_session()
+    draw(at, canvas_from_mnist(first_test_image_of(7)))
     assert at.slider(key="teach_lr").value == md.LESSON_LR
     assert (at.slider(key="teach_lr").min, at.slider(key="teach_lr").max) == md.LESSON_LR_RANGE
-    draw(at, canvas_from_mnist(first_test_image_of(7)))
     at.selectbox(key="teach_label").set_value(3)
     at.slider(key="teach_lr").set_value(md.LESSON_LR_RANGE[1]).run()
     click(at, "Teach it")
@@ -414,8 +415,8 @@ def test_teach_it_says_what_the_lesson_cost_on_mnist_test(shipped):
 
 
 def test_my_digits_page_without_drawings_says_how_to_get_some():
-    at = AppTest.from_file("../" + MY_PAGE, default_timeout=TIMEOUT)
-    at.run()
+    at = new_session()
+    at.switch_page(MY_PAGE).run()
     no_errors(at)
     assert any("No drawings yet" in i.value for i in at.info)
     assert not [b for b in at.button if b.label == "Fine-tune"]
