@@ -8,6 +8,7 @@ only).  The shipped model is loaded once and shared by every session.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -35,10 +36,27 @@ class ModelRef:
 
 
 def new_ref(model: MLP, label: str, prefix: str = "model") -> ModelRef:
-    """Freeze `model` (the caller hands it over) and give it a fresh version."""
+    """Freeze `model` (the caller hands it over) and give it a fresh version.
+
+    The label may carry a stranger's text (a file name, a file's meta), and pages show
+    labels as Markdown: it is made plain text first (see `plain`).
+    """
     for array in model.params().values():
         array.flags.writeable = False
-    return ModelRef(model, f"{prefix}-{next(_versions)}", label)
+    return ModelRef(model, f"{prefix}-{next(_versions)}", plain(label))
+
+
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")      # a backslash before ASCII punctuation
+_ACTIVE = re.compile(r"([\\`*_\[\]<>!$|~#:])")      # what makes links, images, HTML, LaTeX, colours, icons
+
+
+def plain(text: str) -> str:
+    """`text` on one line with everything Markdown (and Streamlit's :colour[]/:icon:) would act on escaped.
+
+    Idempotent, so a label built from another label is not escaped twice.
+    """
+    one_line = " ".join(str(text).split())
+    return _ACTIVE.sub(r"\\\1", _ESCAPED.sub(r"\1", one_line))
 
 
 @lru_cache(maxsize=1)

@@ -25,6 +25,7 @@ MAX_BYTES = 50 * 1024 * 1024   # 4096 hidden units in float64 is ~26 MB; nothing
 MAX_HIDDEN = 4096
 PARAMS = ("W1", "b1", "W2", "b2")
 META_KEY = "meta_json"
+TEMP_SUFFIX = ".tmp"   # save() writes to a hidden NAME.*.tmp first
 MEMBERS = PARAMS + (META_KEY,)
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 MAX_META_CHARS = 64 * 1024   # a recipe, a date, a command line: a few hundred characters in practice
@@ -55,9 +56,13 @@ def save(model: MLP, path, *, overwrite: bool = True, **meta) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz")
-    data = to_bytes(model, **meta)
+    return write(to_bytes(model, **meta), path, overwrite=overwrite)
+
+
+def write(data: bytes, path: Path, *, overwrite: bool = True) -> Path:
+    """Put `data` (to_bytes' output) at `path` atomically, as save() does; returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

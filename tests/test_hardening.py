@@ -6,19 +6,27 @@ import contextlib
 import functools
 import io
 import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import models, state
+from lab import models, state, user_weights
 from mlp import weights
 from mlp.model import MLP
 from mlp.weights import WeightsError
 
 TRAIN = "pages/1_Train.py"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -149,3 +157,130 @@ def test_a_lying_upload_shows_a_message_and_the_model_in_use_stays(kind):
     assert len(errors) == 1 and "Could not load hostile.npz" in errors[0] and expected in errors[0], errors
     assert len(errors[0]) < 300
     assert own_weights(at) is before and at.session_state["model_source"] == state.OWN
+
+
+# -- 4. the shared weights folder -------------------------------------------------------------------
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "user-weights"
+    monkeypatch.setenv(user_weights.FOLDER_ENV, str(home))
+    return home
+
+
+SAVE_MANY = """
+import sys
+from lab import user_weights
+from mlp.model import MLP
+model, ok = MLP.init(hidden=1), 0
+for i in range(int(sys.argv[2])):
+    try:
+        user_weights.save(model, f"{sys.argv[1]}-{i}")
+        ok += 1
+    except user_weights.SaveError:
+        pass
+print(ok)
+"""
+
+
+def test_the_file_cap_holds_when_processes_save_at_once(folder):
+    folder.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    workers = [subprocess.Popen([sys.executable, "-c", SAVE_MANY, f"p{n}", "40"], env=env, cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True) for n in range(6)]
+    saved = sum(int(w.communicate(timeout=120)[0]) for w in workers)
+    assert saved == user_weights.MAX_FILES == len(user_weights.saved())
+    assert len(list(folder.glob("*.npz"))) == user_weights.MAX_FILES
+
+
+def test_the_file_cap_holds_when_threads_save_at_once(folder, monkeypatch):
+    monkeypatch.setattr(user_weights, "MAX_FILES", 30)
+    model, outcomes = MLP.init(hidden=1), []
+
+    def save_many(worker: int) -> None:
+        for i in range(10):
+            try:
+                user_weights.save(model, f"t{worker}-{i}")
+                outcomes.append(True)
+            except user_weights.SaveError as e:
+                assert "already holds 30 files" in str(e)
+                outcomes.append(False)
+    threads = [threading.Thread(target=save_many, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count(True) == 30 == len(list(folder.glob("*.npz")))
+
+
+def test_the_folder_has_a_byte_quota(folder, monkeypatch):
+    one = len(weights.to_bytes(MLP.init(hidden=64)))
+    monkeypatch.setattr(user_weights, "MAX_TOTAL_BYTES", int(2.5 * one))
+    user_weights.save(MLP.init(hidden=64), "a")
+    user_weights.save(MLP.init(hidden=64), "b")
+    with pytest.raises(user_weights.SaveError, match="would pass its 0 MB limit"):
+        user_weights.save(MLP.init(hidden=64), "c")
+    assert sorted(p.name for p in folder.glob("*.npz")) == ["a.npz", "b.npz"]
+
+
+def test_stale_temporary_files_are_deleted_when_the_folder_is_first_used(folder):
+    folder.mkdir()
+    stale = [folder / ".old.npz.x1.tmp", folder / ".mnist.part"]
+    fresh = folder / ".now.npz.x2.tmp"                       # another process's save in progress
+    for path in [*stale, fresh]:
+        path.write_bytes(b"half a file")
+    for path in stale:
+        os.utime(path, (time.time() - 2 * user_weights.STALE_AFTER,) * 2)
+    assert user_weights.saved() == []
+    assert not any(p.exists() for p in stale) and fresh.exists()
+
+
+@pytest.mark.parametrize("name, message", [
+    ("CON", "device name"), ("nul", "device name"), ("com1", "device name"), ("LPT9.backup", "device name"),
+    ("Aux.npz", "device name"), ("mine.", "cannot end with a dot"), ("mine. ", "cannot end with a dot"),
+    ("MLP_784_128_10", "shipped weights"), ("mlp_784_128_10.NPZ", "shipped weights"),
+])
+def test_names_another_file_system_would_read_as_another_file_are_refused(folder, name, message):
+    with pytest.raises(user_weights.SaveError, match=message):
+        user_weights.save(MLP.init(hidden=4), name)
+    assert not folder.exists() or not list(folder.glob("*.npz"))
+
+
+def test_a_case_variant_of_a_saved_name_is_refused(folder):
+    user_weights.save(MLP.init(hidden=4), "Mine")
+    with pytest.raises(user_weights.SaveError, match="already exists"):
+        user_weights.save(MLP.init(hidden=4), "mine")
+    assert user_weights.saved() == ["Mine.npz"]
+
+
+HOSTILE_NAME = "![x](http://evil.example/pixel.png) :red[hi] <img src=x>.npz"
+
+
+def shown_markdown(at: AppTest) -> list[str]:
+    """Every Markdown source the page shows (markdown, captions, alerts) and the sidebar's."""
+    return [e.value for kind in ("markdown", "caption", "success", "error", "info", "warning")
+            for e in at.get(kind)] + [m.value for m in at.sidebar.markdown]
+
+
+def test_file_names_and_meta_never_become_markdown(folder):
+    at = new_session()
+    at.switch_page(TRAIN).run()
+    upload(at, HOSTILE_NAME, weights.to_bytes(MLP.init(hidden=8), taught_from="![y](http://evil.example/y.png)"))
+    texts = shown_markdown(at)
+    assert any("Loaded" in t for t in texts)
+    for text in texts:
+        active = re.sub(r"\\.", "", text)          # what Markdown acts on: escaped characters removed
+        assert not re.search(r"!\[|\]\(|:red\[|<img", active), text
+    label = at.session_state["own_model"].label
+    assert models.plain(label) == label and label.startswith("Loaded from \\!\\[x\\]")
+
+
+def test_the_server_path_of_the_weights_folder_is_not_shown(folder):
+    at = new_session()
+    at.switch_page(TRAIN).run()
+    at.text_input(key="save_name").set_value("mine").run()
+    [save] = [b for b in at.button if b.label == "Save to the weights folder"]
+    save.click().run()
+    assert any("Saved as mine.npz" in s.value for s in at.success)
+    page = " ".join(shown_markdown(at)) + " ".join(b.help or "" for b in at.button)
+    assert str(folder) not in page and str(folder.parent) not in page
