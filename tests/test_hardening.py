@@ -2,17 +2,20 @@
 memory one session may take, and the network the server answers on (issue 12)."""
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import io
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
 import time
 import tracemalloc
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -284,3 +287,67 @@ def test_the_server_path_of_the_weights_folder_is_not_shown(folder):
     assert any("Saved as mine.npz" in s.value for s in at.success)
     page = " ".join(shown_markdown(at)) + " ".join(b.help or "" for b in at.button)
     assert str(folder) not in page and str(folder.parent) not in page
+
+
+# -- 3. network defaults ------------------------------------------------------------------------------
+
+def websocket_handshake(port: int, host: str) -> str:
+    """The status line a WebSocket upgrade to the app's stream gets when the request says `Host: host`."""
+    request = (f"GET /_stcore/stream HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Protocol: streamlit\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request.encode())
+        return connection.recv(4096).decode("latin-1").split("\r\n", 1)[0]
+
+
+def other_addresses() -> list[str]:
+    """This machine's addresses other than loopback (where a LAN would reach it)."""
+    try:
+        found = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=5).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [a for a in found if ":" not in a and not a.startswith("127.")]
+
+
+@pytest.fixture(scope="module")
+def plain_server(tmp_path_factory):
+    """`streamlit run app.py` with only a port given: every other setting is .streamlit/config.toml's."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("plain-server") / "server.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                                    "--server.headless", "true"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                   env=dict(os.environ, MALLOC_ARENA_MAX="2"))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_the_app_opens_its_websocket_only_for_its_own_host_names(plain_server):
+    for host in (f"127.0.0.1:{plain_server}", f"localhost:{plain_server}", "localhost"):
+        assert " 101 " in websocket_handshake(plain_server, host), host
+    for host in ("evil.example", f"evil.example:{plain_server}", f"127.0.0.1.evil.example:{plain_server}"):
+        status = websocket_handshake(plain_server, host)
+        assert " 101 " not in status and status.startswith("HTTP/1.1 4"), (host, status)
+
+
+def test_the_app_answers_on_this_machine_only(plain_server):
+    for address in other_addresses():
+        with pytest.raises(OSError):
+            socket.create_connection((address, plain_server), timeout=3).close()
+    with socket.create_connection(("127.0.0.1", plain_server), timeout=3):
+        pass
