@@ -2,8 +2,9 @@
 
 A `ModelRef` pairs a network with a version string that is unique in the
 process; its arrays are read-only, so anything computed from it stays valid
-and `functools.lru_cache` can key on the ref (hash and equality use the version
-only).  The shipped model is loaded once and shared by every session.
+and is cached under the version (lab.model_cache: the cache never holds the
+model, and is bounded in bytes).  The shipped model is loaded once and shared
+by every session.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 from mlp import weights
 from mlp.model import MLP, as_inputs
 
-from . import images, mnist
+from . import images, mnist, model_cache
 
 _versions = itertools.count(1)
 
@@ -70,13 +71,13 @@ def shipped() -> ModelRef:
 
 # -- derived from the weights, cached by version -------------------------------
 
-@lru_cache(maxsize=512)
+@model_cache.per_model(max_entries=512, max_bytes=32 * 2**20)
 def incoming_image(ref: ModelRef, unit: int, factor: int = 3) -> np.ndarray:
     """(28f, 28f, 3) uint8: W1[:, unit] as a picture on its own ± colour scale."""
     return images.signed(ref.model.W1[:, unit], factor)
 
 
-@mnist.cached_on_mnist(maxsize=8)
+@mnist.cached_on_mnist(maxsize=8, max_bytes=2**20)
 def dead_units(ref: ModelRef) -> np.ndarray:
     """(h,) bool: units that never fire on the reference inputs (see mnist.reference_inputs)."""
     X, _ = mnist.reference_inputs()
@@ -85,7 +86,7 @@ def dead_units(ref: ModelRef) -> np.ndarray:
     return dead
 
 
-@mnist.cached_on_mnist(maxsize=2)
+@mnist.cached_on_mnist(maxsize=2, max_bytes=256 * 2**20)   # one 4096-unit model's (10000,4096) h fits
 def test_outputs(ref: ModelRef) -> tuple[np.ndarray, np.ndarray] | None:
     """(hidden activations (10000,h), probabilities (10000,10)) on the test set, or None without MNIST."""
     test = mnist.test_set()

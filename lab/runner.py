@@ -33,6 +33,9 @@ import numpy as np
 from mlp.model import MLP
 from mlp.train import Config, Diverged, Trainer
 
+from . import budget
+from .loss_history import LossHistory
+
 HEARTBEAT_TIMEOUT = 8.0   # seconds without touch() before the thread decides nobody is watching
 DISCONNECT_GRACE = 4.0    # seconds a session may be disconnected (a network blip reconnects) before the run stops
 CONNECTED_SILENCE = 300.0  # a connected session silent this long is a hung browser: stop anyway
@@ -109,7 +112,8 @@ class Status:
     eta_seconds: float | None
     fetch_fraction: float | None   # while fetching MNIST: how far the current step is
     fetch_step: str                # and what that step is (a file name, or npm)
-    losses: np.ndarray         # (steps,) training loss of every batch
+    losses: np.ndarray         # (n,) training loss, one point per step or the mean of several (LossHistory)
+    loss_steps: np.ndarray     # (n,) the step each point of `losses` ends at
     test_accuracy: tuple       # one per completed epoch (None when there is no test set)
 
     @property
@@ -151,8 +155,11 @@ class TrainingRunner:
     def __init__(self, config: Config, load_data: Callable[[Callable[[float, str], None]], Data] = load_mnist,
                  heartbeat_timeout: float = HEARTBEAT_TIMEOUT, clock: Callable[[], float] = time.monotonic,
                  connected: Callable[[], bool] | None = None):
-        """`connected`: whether the starting page's browser session is still connected (any thread may ask)."""
-        self.config = config.validate()
+        """`connected`: whether the starting page's browser session is still connected (any thread may ask).
+
+        Raises ValueError for settings out of range, budget.OverBudget for a run too big for a shared server.
+        """
+        self.config = budget.check(config.validate())
         self.id = next(_run_ids)
         self._load_data = load_data
         self._heartbeat_timeout = heartbeat_timeout
@@ -172,7 +179,7 @@ class TrainingRunner:
         self._model: MLP | None = None
         self._version = 0              # bumps whenever the weights change
         self._snapshot: tuple[int, MLP] | None = None
-        self._losses: list[float] = []
+        self._losses = LossHistory()
         self._accuracy: list[float | None] = []
         self._epoch = 0
         self._total_steps = 0
@@ -230,11 +237,12 @@ class TrainingRunner:
     def status(self) -> Status:
         with self._lock:
             rate = self._rate()
-            remaining = self._total_steps - len(self._losses)
+            remaining = self._total_steps - self._losses.steps
             eta = remaining * self.config.batch_size / rate if rate > 0 and self._phase == RUNNING else None
-            return Status(self._phase, self._message, self._epoch, self.config.epochs, len(self._losses),
+            loss_steps, losses = self._losses.curve()
+            return Status(self._phase, self._message, self._epoch, self.config.epochs, self._losses.steps,
                           self._total_steps, rate, eta, self._fetch_fraction, self._fetch_step,
-                          np.array(self._losses, dtype=np.float32), tuple(self._accuracy))
+                          losses, loss_steps, tuple(self._accuracy))
 
     def snapshot(self) -> tuple[MLP, int] | None:
         """(a read-only copy of the weights, version), or None before the first model exists.
@@ -297,11 +305,12 @@ class TrainingRunner:
                     self._version += 1   # a Diverged step restored older weights: still a change
                 self._losses.append(result.loss)
                 now = self._clock()
-                self._recent.append((now, len(self._losses)))
+                self._recent.append((now, self._losses.steps))
                 while now - self._recent[0][0] > RATE_WINDOW:
                     self._recent.popleft()
             if result.epoch_done:
-                accuracy = trainer.model.accuracy(X_test, y_test) if X_test is not None else None
+                accuracy = trainer.model.accuracy(X_test, y_test, budget.eval_batch(self.config.hidden)) \
+                    if X_test is not None else None
                 with self._lock:
                     self._epoch = trainer.epoch
                     self._accuracy.append(accuracy)

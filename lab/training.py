@@ -30,10 +30,9 @@ def start() -> None:
         return
     config = state.train_config()
     try:
-        config.validate()
+        run = TrainingRunner(config, connected=session_connected())   # checks the settings and their budget
     except ValueError as e:
         return state.set_notice("error", f"Cannot start: {e}.")
-    run = TrainingRunner(config, connected=session_connected())
     try:
         run.start()
     except TrainingBusy as e:

@@ -93,7 +93,7 @@ def live() -> None:
     if status.steps == 0:
         return
     loss, accuracy = st.columns(2)
-    loss.plotly_chart(figures.loss_curve(status.losses), config=PLOT, key="loss_curve")
+    loss.plotly_chart(figures.loss_curve(status.losses, status.loss_steps), config=PLOT, key="loss_curve")
     if status.test_accuracy:
         accuracy.plotly_chart(figures.accuracy_curve(status.test_accuracy), config=PLOT, key="accuracy_curve")
     else:

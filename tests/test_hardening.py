@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import gc
 import io
 import json
 import os
@@ -16,6 +17,7 @@ import threading
 import time
 import tracemalloc
 import urllib.request
+import weakref
 import zipfile
 from pathlib import Path
 
@@ -23,9 +25,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import models, state, user_weights
+from lab import backprop, budget, evaluate, figures, models, state, user_weights
+from lab.loss_history import LossHistory
+from lab.runner import TrainingRunner
 from mlp import weights
 from mlp.model import MLP
+from mlp.train import Config, Trainer
 from mlp.weights import WeightsError
 
 TRAIN = "pages/1_Train.py"
@@ -175,6 +180,7 @@ SAVE_MANY = """
 import sys
 from lab import user_weights
 from mlp.model import MLP
+from mlp.train import Config, Trainer
 model, ok = MLP.init(hidden=1), 0
 for i in range(int(sys.argv[2])):
     try:
@@ -351,3 +357,118 @@ def test_the_app_answers_on_this_machine_only(plain_server):
             socket.create_connection((address, plain_server), timeout=3).close()
     with socket.create_connection(("127.0.0.1", plain_server), timeout=3):
         pass
+
+
+# -- 2. memory and time per user ----------------------------------------------------------------------
+
+def test_a_run_too_big_for_a_shared_server_is_refused_with_the_reason():
+    with pytest.raises(budget.OverBudget, match=r"batch 60,000 × hidden 4,096 needs about 2\.\d GB of memory "
+                                                r"\(2\.\d GB of hidden-layer buffers\), more than the 512 MB"):
+        TrainingRunner(Config(batch_size=60_000, hidden=4096))
+    with pytest.raises(budget.OverBudget, match="13 billion multiply-adds.*Stop could not answer within a second"):
+        TrainingRunner(Config(batch_size=2048, hidden=4096))      # 172 MB, but ~0.5–1 s a step
+    TrainingRunner(Config(batch_size=512, hidden=4096))            # the largest hidden layer, at a sane batch
+    TrainingRunner(Config())
+
+
+def test_the_train_page_refuses_an_over_budget_run_and_starts_none(monkeypatch):
+    at = new_session()
+    at.switch_page(TRAIN).run()
+    at.number_input(key=state.train_key("batch_size")).set_value(60_000)
+    at.number_input(key=state.train_key("hidden")).set_value(4096).run()
+    [start] = [b for b in at.button if b.label == "Start"]
+    start.click().run()
+    assert not at.exception
+    assert any("Cannot start: batch 60,000 × hidden 4,096 needs about" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    assert "runner" not in at.session_state or at.session_state["runner"] is None
+
+
+@pytest.mark.parametrize("batch, hidden, augment", [(1000, 1024, True), (4096, 256, False), (60_000, 16, False)])
+def test_a_runs_memory_stays_within_its_budget_estimate(batch, hidden, augment):
+    """What the estimate promises is measured: NumPy's allocations for building a Trainer and taking steps."""
+    X = np.random.default_rng(0).integers(0, 256, (60_000, 784), dtype=np.uint8)
+    y = np.arange(60_000) % 10
+    config = Config(batch_size=batch, hidden=hidden, augment=augment, momentum=0.9)
+    tracemalloc.start()
+    try:
+        trainer = Trainer(MLP.init(hidden=hidden), X, y, config)
+        for _ in range(2):
+            trainer.step()
+        trainer.model.accuracy(X[:10_000], y[:10_000], budget.eval_batch(hidden))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = sum(budget.memory_parts(config).values())
+    assert peak <= estimate, f"peak {peak / 2**20:.0f} MB, estimate {estimate / 2**20:.0f} MB"
+
+
+def test_the_loss_history_stays_bounded_and_keeps_the_curve():
+    history, capacity = LossHistory(capacity=1024), 1024
+    rng = np.random.default_rng(0)
+    losses = (2.3 * np.exp(-np.arange(1_000_003) / 2e5) + 0.1 * rng.random(1_000_003)).astype(np.float32)
+    for loss in losses:
+        history.append(float(loss))
+    steps, kept = history.curve()
+    assert history.steps == len(losses) and steps[-1] == len(losses)
+    assert len(kept) <= capacity + 1 and history.nbytes == capacity * 12
+    widths = np.diff(np.concatenate([[0], steps]))
+    assert np.all(widths[:-1] == widths[0]) and 0 < widths[-1] <= widths[0]   # the last point is still filling
+    starts = np.concatenate([[0], steps[:-1]])               # each point is the mean of its stretch of steps
+    assert np.allclose(kept, np.add.reduceat(losses.astype(float), starts) / np.diff(np.concatenate([[0], steps])),
+                       rtol=1e-4)
+
+
+def test_a_runs_status_reports_bounded_losses_with_their_steps():
+    X = np.random.default_rng(0).integers(0, 256, (64, 784), dtype=np.uint8)
+    run = TrainingRunner(Config(epochs=1000, batch_size=1, hidden=4, lr=0.01),
+                         load_data=lambda progress: (X, np.arange(64) % 10, None, None))
+    run._losses = LossHistory(capacity=64)   # small, so a few seconds of training fill it
+    run.start()
+    try:
+        deadline = time.monotonic() + 60
+        while run.status().steps < 1000:
+            assert time.monotonic() < deadline and run.alive
+            time.sleep(0.05)
+    finally:
+        run.stop()
+        run.join(10)
+    status = run.status()
+    assert status.steps >= 1000 and len(status.losses) <= 65 and len(status.loss_steps) == len(status.losses)
+    assert status.loss_steps[-1] == status.steps
+    figure = figures.loss_curve(status.losses, status.loss_steps)
+    assert figure.data[0].x[-1] == status.steps
+
+
+@pytest.mark.parametrize("span", [1, 2, 50, 999])
+def test_smoothing_is_the_moving_average_it_says(span):
+    values = np.random.default_rng(span).random(5000) * np.linspace(3, 0.2, 5000)
+    expected, running = np.empty(len(values)), values[0]
+    for i, v in enumerate(values):                             # s_i = s_{i-1} + α (v_i − s_{i-1})
+        running += 2 / (span + 1) * (v - running)
+        expected[i] = running
+    assert np.allclose(figures.smooth(values, span), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_derived_data_does_not_keep_a_departed_sessions_model_alive():
+    model = MLP.init(hidden=512, dtype=np.float64)
+    ref = models.new_ref(model, "Loaded from big.npz", prefix="upload")
+    alive = weakref.ref(model.W1)
+    models.incoming_image(ref, 3)
+    models.dead_units(ref)
+    models.test_outputs(ref)
+    evaluate.evaluate(ref)
+    backprop.gradient_check(ref, np.zeros(784, np.float32).tobytes(), 3)
+    del model, ref                                             # the session went away
+    gc.collect()
+    assert alive() is None, "a cache still holds the model"
+
+
+def test_derived_data_is_bounded_in_bytes(monkeypatch):
+    cache = models.test_outputs.cache
+    monkeypatch.setattr(cache, "max_bytes", 3 * 10_000 * 64 * 4)     # room for ~2.5 models of 64 units
+    cache.cache_clear()
+    for seed in range(6):
+        models.test_outputs(models.new_ref(MLP.init(hidden=64, seed=seed), "m"))
+        assert cache.bytes <= cache.max_bytes
+    assert 1 <= len(cache) <= 2
