@@ -24,11 +24,11 @@ import numpy as np
 from mlp.model import MLP
 from mlp.train import Config
 
+from . import loss_history
 from .runner import Checkpoint
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
 MAX_FILES = 200          # oldest first out: a checkpoint is a convenience, not an archive
-MAX_LOSS_POINTS = 20_000  # the curve is thinned to this many points on disk
 MAX_BYTES = 64 * 2**20
 PARAMS = ("W1", "b1", "W2", "b2")
 
@@ -60,15 +60,13 @@ def save(token: str, checkpoint: Checkpoint) -> Path:
     """Write atomically (temporary file, then rename), then keep the folder to MAX_FILES."""
     path = path_for(token)
     path.parent.mkdir(parents=True, exist_ok=True)
-    losses = np.asarray(checkpoint.losses, np.float32)
-    stride = max(1, -(-len(losses) // MAX_LOSS_POINTS))
     info = {"config": checkpoint.config.as_meta(), "epoch": checkpoint.epoch, "phase": checkpoint.phase,
-            "steps": len(losses), "loss_stride": stride,
             "test_accuracy": list(checkpoint.test_accuracy), "train_accuracy": list(checkpoint.train_accuracy),
             "dead_units": list(checkpoint.dead_units)}
     buffer = io.BytesIO()
     np.savez(buffer, **{name: np.asarray(a) for name, a in checkpoint.model.params().items()},
-             losses=losses[::stride], info=np.frombuffer(json.dumps(info).encode(), np.uint8))
+             loss_steps=np.asarray(checkpoint.loss_steps, np.int64), losses=np.asarray(checkpoint.losses, np.float32),
+             info=np.frombuffer(json.dumps(info).encode(), np.uint8))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -90,10 +88,13 @@ def load(token: str) -> Checkpoint | None:
         if path.stat().st_size > MAX_BYTES:
             raise CheckpointError("the checkpoint is larger than any run makes")
         with np.load(path, allow_pickle=False) as z:
-            if set(z.files) != {*PARAMS, "losses", "info"}:
+            if set(z.files) != {*PARAMS, "loss_steps", "losses", "info"}:
                 raise CheckpointError(f"unexpected members {sorted(z.files)}")
             arrays = {name: z[name] for name in PARAMS}
-            losses, info = z["losses"], json.loads(z["info"].tobytes().decode())
+            loss_steps, losses = z["loss_steps"], z["losses"]
+            if loss_steps.shape != losses.shape or loss_steps.ndim != 1 or len(losses) > loss_history.CAPACITY:
+                raise CheckpointError("the checkpoint's loss curve is malformed")
+            info = json.loads(z["info"].tobytes().decode())
     except FileNotFoundError:
         return None
     except CheckpointError:
@@ -110,8 +111,7 @@ def load(token: str) -> Checkpoint | None:
         epoch = int(info["epoch"])
         if not 0 <= epoch <= config.epochs:
             raise CheckpointError("the checkpoint's epoch is out of range")
-        stride = int(info.get("loss_stride", 1))
-        return Checkpoint(config, model, np.repeat(losses.astype(np.float32), stride)[:int(info["steps"])],
+        return Checkpoint(config, model, loss_steps.astype(np.int64), losses.astype(np.float32),
                           tuple(info["test_accuracy"]), tuple(info["train_accuracy"]),
                           tuple(int(d) for d in info["dead_units"]), epoch, str(info["phase"]))
     except CheckpointError:

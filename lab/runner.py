@@ -34,6 +34,9 @@ import numpy as np
 from mlp.model import MLP
 from mlp.train import Config, Diverged, Trainer
 
+from . import budget
+from .loss_history import LossHistory
+
 HEARTBEAT_TIMEOUT = 8.0   # seconds without touch() before the thread decides nobody is watching
 DISCONNECT_GRACE = 4.0    # seconds a session may be disconnected (a network blip reconnects) before the run stops
 CONNECTED_SILENCE = 300.0  # a connected session silent this long is a hung browser: stop anyway
@@ -65,7 +68,8 @@ class Checkpoint:
     """Enough of a run to show it again and continue it: settings, weights, history."""
     config: Config
     model: MLP
-    losses: np.ndarray          # (steps,) float32
+    loss_steps: np.ndarray      # (n,) the step each loss point ends at (see LossHistory)
+    losses: np.ndarray          # (n,) float32
     test_accuracy: tuple
     train_accuracy: tuple
     dead_units: tuple
@@ -127,7 +131,8 @@ class Status:
     eta_seconds: float | None
     fetch_fraction: float | None   # while fetching MNIST: how far the current step is
     fetch_step: str                # and what that step is (a file name, or npm)
-    losses: np.ndarray         # (steps,) training loss of every batch
+    losses: np.ndarray         # (n,) training loss, one point per step or the mean of several (LossHistory)
+    loss_steps: np.ndarray     # (n,) the step each point of `losses` ends at
     test_accuracy: tuple       # one per completed epoch (None when there is no test set)
     train_accuracy: tuple = ()  # one per completed epoch, on TRAIN_SAMPLE training images
     dead_units: tuple = ()      # one per completed epoch: units with a1 ≤ 0 on all of those images
@@ -180,8 +185,10 @@ class TrainingRunner:
         `on_checkpoint`: called from the training thread every CHECKPOINT_EVERY seconds and when the
         run ends, with a Checkpoint to keep (e.g. on disk, so a reload finds the run again).
         `resume_from`: a checkpoint whose weights and history this run continues from.
+
+        Raises ValueError for settings out of range, budget.OverBudget for a run too big for a shared server.
         """
-        self.config = config.validate()
+        self.config = budget.check(config.validate())
         self.id = next(_run_ids)
         self._load_data = load_data
         self._heartbeat_timeout = heartbeat_timeout
@@ -205,13 +212,13 @@ class TrainingRunner:
         self._model: MLP | None = None
         self._version = 0              # bumps whenever the weights change
         self._snapshot: tuple[int, MLP] | None = None
-        self._losses: list[float] = []
+        self._losses = LossHistory()
         self._accuracy: list[float | None] = []
         self._train_accuracy: list[float] = []
         self._dead_units: list[int] = []
         self._epoch = 0
         if resume_from is not None:
-            self._losses = list(resume_from.losses)
+            self._losses = LossHistory.restored(resume_from.loss_steps, resume_from.losses)
             self._accuracy = list(resume_from.test_accuracy)
             self._train_accuracy = list(resume_from.train_accuracy)
             self._dead_units = list(resume_from.dead_units)
@@ -271,12 +278,13 @@ class TrainingRunner:
     def status(self) -> Status:
         with self._lock:
             rate = self._rate()
-            remaining = self._total_steps - len(self._losses)
+            remaining = self._total_steps - self._losses.steps
             eta = remaining * self.config.batch_size / rate if rate > 0 and self._phase == RUNNING else None
-            return Status(self._phase, self._message, self._epoch, self.config.epochs, len(self._losses),
+            loss_steps, losses = self._losses.curve()
+            return Status(self._phase, self._message, self._epoch, self.config.epochs, self._losses.steps,
                           self._total_steps, rate, eta, self._fetch_fraction, self._fetch_step,
-                          np.array(self._losses, dtype=np.float32), tuple(self._accuracy),
-                          tuple(self._train_accuracy), tuple(self._dead_units), self.step_delay)
+                          losses, loss_steps, tuple(self._accuracy), tuple(self._train_accuracy),
+                          tuple(self._dead_units), self.step_delay)
 
     def snapshot(self) -> tuple[MLP, int] | None:
         """(a read-only copy of the weights, version), or None before the first model exists.
@@ -306,7 +314,7 @@ class TrainingRunner:
                 model = self._resume_from.model.copy()
                 # The remaining whole epochs, from the weights as they were (a stopped run may be mid-epoch).
                 trainer = Trainer(model, X, y, replace(cfg, epochs=cfg.epochs - self._epoch))
-                done = len(self._losses)
+                done = self._losses.steps
             else:
                 model = MLP.init(hidden=cfg.hidden, seed=cfg.seed)
                 trainer, done = Trainer(model, X, y, cfg), 0
@@ -350,7 +358,7 @@ class TrainingRunner:
                     self._version += 1   # a Diverged step restored older weights: still a change
                 self._losses.append(result.loss)
                 now = self._clock()
-                self._recent.append((now, len(self._losses)))
+                self._recent.append((now, self._losses.steps))
                 while now - self._recent[0][0] > RATE_WINDOW:
                     self._recent.popleft()
             if result.epoch_done:
@@ -366,8 +374,9 @@ class TrainingRunner:
     def _measure_epoch(self, trainer: Trainer, X_test, y_test, X_sample, y_sample) -> None:
         """Test accuracy, training accuracy and dead units after an epoch (the thread only)."""
         model = trainer.model
-        accuracy = model.accuracy(X_test, y_test) if X_test is not None else None
-        train_accuracy = model.accuracy(X_sample, y_sample)
+        batch = budget.eval_batch(self.config.hidden)
+        accuracy = model.accuracy(X_test, y_test, batch) if X_test is not None else None
+        train_accuracy = model.accuracy(X_sample, y_sample, batch)
         dead = int(model.dead_units(X_sample).sum())
         with self._lock:
             self._epoch += 1
@@ -380,8 +389,8 @@ class TrainingRunner:
         with self._lock:
             if self._model is None:
                 return None
-            return Checkpoint(self.config, self._model.copy(), np.array(self._losses, np.float32),
-                              tuple(self._accuracy), tuple(self._train_accuracy), tuple(self._dead_units),
+            loss_steps, losses = self._losses.curve()
+            return Checkpoint(self.config, self._model.copy(), loss_steps, losses, tuple(self._accuracy), tuple(self._train_accuracy), tuple(self._dead_units),
                               self._epoch, self._phase)
 
     def _checkpoint(self) -> None:

@@ -35,7 +35,7 @@ def summarise(config: Config, status: Status) -> EarlierRun | None:
     finite = np.isfinite(losses)
     if not finite.any():
         return None
-    steps = np.flatnonzero(finite) + 1
+    steps = np.asarray(status.loss_steps)[finite]
     smoothed = figures.smooth(losses[finite])
     stride = max(1, -(-len(steps) // EARLIER_POINTS))
     accuracy = next((a for a in reversed(status.test_accuracy) if a is not None), None)
@@ -52,8 +52,7 @@ def loss_curve(status: Status, config: Config, earlier: list[EarlierRun] = ()) -
 
     A diverged run ends on its exploded loss, marked, so the explosion the page speaks of is on the chart.
     """
-    losses = np.asarray(status.losses, dtype=float)
-    steps = np.arange(1, len(losses) + 1)
+    losses, steps = np.asarray(status.losses, dtype=float), np.asarray(status.loss_steps)
     stride = max(1, -(-len(losses) // figures.LOSS_POINTS))
     shown = slice(None, None, stride)
     lines = [dict(type="scatter", x=run.steps, y=run.smoothed, mode="lines", name=f"earlier: {run.label}",

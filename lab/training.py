@@ -30,10 +30,9 @@ def start() -> None:
         return
     config = state.train_config()
     try:
-        config.validate()
+        run = TrainingRunner(config, connected=session_connected())   # checks the settings and their budget
     except ValueError as e:
         return state.set_notice("error", f"Cannot start: {e}.")
-    run = TrainingRunner(config, connected=session_connected())
     try:
         run.start()
     except TrainingBusy as e:
@@ -111,14 +110,15 @@ def load_upload() -> None:
     uploaded = state.widget_value(UPLOAD_KEY)
     if uploaded is None or state.upload_outcome(uploaded.file_id) is not None:
         return
+    name = models.plain(uploaded.name)   # a stranger's file name, shown as Markdown
     try:
         model = weights.load(uploaded.getvalue(), max_bytes=weights.MAX_BYTES)
     except weights.WeightsError as e:
-        return state.set_upload_outcome(uploaded.file_id, False, f"Could not load {uploaded.name}: {e}")
+        return state.set_upload_outcome(uploaded.file_id, False, f"Could not load {name}: {e}")
     state.set_own_model(models.new_ref(model, f"Loaded from {uploaded.name}", prefix="upload"))
     state.set_model_source(state.OWN)
     state.set_upload_outcome(uploaded.file_id, True,
-                             f"Loaded {uploaded.name} ({model.hidden} hidden units); it is now the model in use.")
+                             f"Loaded {name} ({model.hidden} hidden units); it is now the model in use.")
 
 
 def weights_to_save(run: TrainingRunner | None, fallback: models.ModelRef) -> tuple[MLP, dict]:
@@ -156,7 +156,7 @@ def save_to_folder() -> None:
         path = user_weights.save(model, state.widget_value(SAVE_NAME) or "", **meta)
     except (user_weights.SaveError, weights.WeightsError) as e:
         return state.set_notice("error", str(e), slot=WEIGHTS_NOTICE)
-    state.set_notice("success", f"Saved as {path.name} in the weights folder ({user_weights.folder()}).",
+    state.set_notice("success", f"Saved as {path.name} in the weights folder.",
                      slot=WEIGHTS_NOTICE)
 
 

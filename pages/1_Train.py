@@ -93,7 +93,7 @@ def live() -> None:
     if status.steps == 0:
         return
     loss, accuracy = st.columns(2)
-    loss.plotly_chart(figures.loss_curve(status.losses), config=PLOT, key="loss_curve")
+    loss.plotly_chart(figures.loss_curve(status.losses, status.loss_steps), config=PLOT, key="loss_curve")
     if status.test_accuracy:
         accuracy.plotly_chart(figures.accuracy_curve(status.test_accuracy), config=PLOT, key="accuracy_curve")
     else:
@@ -117,7 +117,7 @@ if contents is not None:
     name.text_input("Name", key=training.SAVE_NAME, max_chars=user_weights.MAX_NAME, placeholder="e.g. five-epochs",
                     help="Letters, digits, '-', '_' and '.'; an existing file is never replaced.")
     keep.button("Save to the weights folder", icon=":material/save:", on_click=training.save_to_folder,
-                width="stretch", help=f"On the server, in {user_weights.folder()}, for anyone using this app.")
+                width="stretch", help="On the server, in the app's weights folder, for anyone using this app.")
 load.file_uploader("Load weights (.npz)", type=["npz"], key=training.UPLOAD_KEY, on_change=training.load_upload,
                    max_upload_size=training.MAX_UPLOAD_MB,
                    help="A file saved by this app or by `python -m mlp.train --out`.")

@@ -54,7 +54,7 @@ def streamlit_server(log_path: Path, max_training: int):
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
              "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, MLP_LAB_MAX_TRAINING=str(max_training)))
+            env=dict(os.environ, MLP_LAB_MAX_TRAINING=str(max_training), MALLOC_ARENA_MAX="2"))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -2,7 +2,6 @@
 checkpoints that outlive a reload, and settings in the URL."""
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 
 from lab import checkpoints, mnist, share, train_view
 from lab import runner as runner_module
+from lab.loss_history import LossHistory
 from lab.runner import Checkpoint, TrainingRunner
 from mlp.model import MLP
 from mlp.train import EXPLODED, Config
@@ -143,7 +143,7 @@ def test_a_run_checkpoints_and_a_new_runner_continues_it_to_the_end():
     assert kept and kept[-1].phase == runner_module.STOPPED
     back = checkpoints.load(token)
     np.testing.assert_array_equal(back.model.W1, run.snapshot()[0].W1)
-    assert back.epoch == run.status().epoch and len(back.losses) == run.status().steps
+    assert back.epoch == run.status().epoch and back.loss_steps[-1] == run.status().steps
     assert back.config == run.config
     resumed = started(back.config, resume_from=back)
     assert resumed.join(30)
@@ -151,6 +151,7 @@ def test_a_run_checkpoints_and_a_new_runner_continues_it_to_the_end():
     assert status.phase == runner_module.FINISHED and status.epoch == 4
     assert len(status.test_accuracy) == 4 and status.steps == status.total_steps
     assert status.losses[:len(back.losses)].tolist() == back.losses.tolist()
+    assert status.loss_steps[:len(back.losses)].tolist() == back.loss_steps.tolist()
 
 
 def test_checkpoint_tokens_cannot_name_other_files():
@@ -163,7 +164,7 @@ def test_checkpoint_tokens_cannot_name_other_files():
 
 def small_checkpoint() -> Checkpoint:
     model = MLP.init(hidden=8, seed=1)
-    return Checkpoint(Config(epochs=3, hidden=8), model, np.linspace(2, 0.5, 100, dtype=np.float32),
+    return Checkpoint(Config(epochs=3, hidden=8), model, np.arange(1, 101), np.linspace(2, 0.5, 100, dtype=np.float32),
                       (0.8,), (0.82,), (1,), 1, runner_module.RUNNING)
 
 
@@ -178,7 +179,7 @@ def test_damaged_checkpoints_are_refused_with_a_reason(tmp_path):
     with pytest.raises(checkpoints.CheckpointError):
         checkpoints.load(token)
     np.savez(path, W1=np.zeros((784, 8)), b1=np.zeros(8), W2=np.zeros((8, 10)), b2=np.zeros(10),
-             losses=np.zeros(3, np.float32), info=np.frombuffer(b'{"config": {"hidden": 9}}', np.uint8))
+             loss_steps=np.arange(1, 4), losses=np.zeros(3, np.float32), info=np.frombuffer(b'{"config": {"hidden": 9}}', np.uint8))
     with pytest.raises(checkpoints.CheckpointError):
         checkpoints.load(token)
     np.savez(path, evil=np.array([object()], dtype=object))
@@ -186,13 +187,24 @@ def test_damaged_checkpoints_are_refused_with_a_reason(tmp_path):
         checkpoints.load(token)
 
 
-def test_long_curves_are_thinned_on_disk_and_the_folder_is_bounded(monkeypatch):
+def test_a_restored_loss_history_goes_on_like_the_one_it_was_kept_from():
+    kept, fresh = LossHistory(capacity=64), LossHistory(capacity=64)
+    for i in range(1000):
+        kept.append(float(i))
+    restored = LossHistory.restored(*kept.curve(), capacity=64)
+    for i in range(1000):
+        fresh.append(float(i))
+    for i in range(1000, 1500):
+        restored.append(float(i))
+        fresh.append(float(i))
+    assert restored.steps == fresh.steps == 1500
+    steps, losses = restored.curve()
+    assert len(steps) <= 65 and steps[-1] == 1500 and (np.diff(steps) > 0).all()
+    np.testing.assert_allclose(np.interp(steps, *fresh.curve()), losses, atol=16)
+
+
+def test_the_checkpoint_folder_is_bounded_and_leaves_no_temporary_files(monkeypatch):
     monkeypatch.setattr(checkpoints, "MAX_FILES", 3)
-    long = dataclasses.replace(small_checkpoint(), losses=np.ones(100_000, np.float32))
-    token = checkpoints.new_token()
-    path = checkpoints.save(token, long)
-    assert path.stat().st_size < 2_000_000
-    assert len(checkpoints.load(token).losses) == 100_000
     tokens = [checkpoints.new_token() for _ in range(4)]
     for t in tokens:
         checkpoints.save(t, small_checkpoint())
