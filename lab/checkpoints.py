@@ -61,6 +61,7 @@ def save(token: str, checkpoint: Checkpoint) -> Path:
     path = path_for(token)
     path.parent.mkdir(parents=True, exist_ok=True)
     info = {"config": checkpoint.config.as_meta(), "epoch": checkpoint.epoch, "phase": checkpoint.phase,
+            "total_steps": checkpoint.total_steps,
             "test_accuracy": list(checkpoint.test_accuracy), "train_accuracy": list(checkpoint.train_accuracy),
             "dead_units": list(checkpoint.dead_units)}
     buffer = io.BytesIO()
@@ -112,8 +113,10 @@ def load(token: str) -> Checkpoint | None:
         if not 0 <= epoch <= config.epochs:
             raise CheckpointError("the checkpoint's epoch is out of range")
         return Checkpoint(config, model, loss_steps.astype(np.int64), losses.astype(np.float32),
-                          tuple(info["test_accuracy"]), tuple(info["train_accuracy"]),
-                          tuple(int(d) for d in info["dead_units"]), epoch, str(info["phase"]))
+                          tuple(None if a is None else float(a) for a in info["test_accuracy"]),
+                          tuple(float(a) for a in info["train_accuracy"]),
+                          tuple(int(d) for d in info["dead_units"]), epoch, str(info["phase"]),
+                          int(info["total_steps"]))
     except CheckpointError:
         raise
     except (TypeError, ValueError, KeyError) as e:

@@ -75,6 +75,7 @@ class Checkpoint:
     dead_units: tuple
     epoch: int                  # epochs completed
     phase: str                  # what the run was doing when this was taken
+    total_steps: int            # steps the whole run takes
 
 
 class TrainingBusy(RuntimeError):
@@ -197,6 +198,7 @@ class TrainingRunner:
         self.step_delay = max(0.0, float(step_delay))
         self._on_checkpoint = on_checkpoint
         self._resume_from = resume_from
+        self.checkpoint_restored = False   # True for a run shown again from a checkpoint (restored())
         self._last_checkpoint = clock()
         self._disconnected_since: float | None = None
         self._next_connection_check = 0.0
@@ -227,6 +229,18 @@ class TrainingRunner:
         self._fetch_fraction: float | None = None
         self._fetch_step = ""
         self._recent = collections.deque()   # (time, steps) for samples/s
+
+    @classmethod
+    def restored(cls, checkpoint: Checkpoint, message: str) -> "TrainingRunner":
+        """A run shown again from its checkpoint (after a reload or a restart): its weights and curves,
+        never started; `resume_from=checkpoint` on a new runner continues it."""
+        run = cls(checkpoint.config, resume_from=checkpoint)
+        with run._lock:
+            run._model, run._message = checkpoint.model.copy(), message
+            run._phase = FINISHED if checkpoint.phase == FINISHED else STOPPED
+            run._total_steps = checkpoint.total_steps
+        run.checkpoint_restored = True
+        return run
 
     # -- steering (any thread) --------------------------------------------------
 
@@ -391,7 +405,7 @@ class TrainingRunner:
                 return None
             loss_steps, losses = self._losses.curve()
             return Checkpoint(self.config, self._model.copy(), loss_steps, losses, tuple(self._accuracy), tuple(self._train_accuracy), tuple(self._dead_units),
-                              self._epoch, self._phase)
+                              self._epoch, self._phase, self._total_steps)
 
     def _checkpoint(self) -> None:
         self._last_checkpoint = self._clock()

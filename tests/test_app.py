@@ -7,7 +7,9 @@ import gzip
 import http.server
 import io
 import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +22,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from lab import backprop, evaluate, figures, images, mnist, models, training
+from lab import actions, backprop, evaluate, figures, images, mnist, models, state
 from lab import runner as runner_module
 from lab.runner import TrainingBusy, TrainingRunner
 from mlp import weights
@@ -188,6 +190,58 @@ def test_widget_values_survive_a_page_switch(app):
     assert app.number_input(key="train_epochs").value == 7
 
 
+def test_train_settings_survive_a_stale_value_under_their_key(app):
+    """Issue 11 bug 1.  After a fragment rerun (the sidebar heartbeat while training) and a page switch,
+    Streamlit hands back under a widget's key whatever it last stored there, e.g. the default written
+    when the session opened on another page; the settings the user chose must win."""
+    app.switch_page("pages/1_Train.py").run()
+    for key, value in (("train_epochs", 200), ("train_lr", 0.05), ("train_seed", 3)):
+        app.number_input(key=key).set_value(value).run()
+    app.switch_page("app.py").run()
+    for key, default in (("train_epochs", 5), ("train_lr", 0.1), ("train_seed", 0)):
+        app.session_state[key] = default                        # what Streamlit falls back on
+    app.switch_page("pages/1_Train.py").run()
+    assert [app.number_input(key=k).value for k in ("train_epochs", "train_lr", "train_seed")] == [200, 0.05, 3]
+
+
+def test_model_choice_survives_a_stale_value_under_its_key(app):
+    """Issue 11 bug 2: the same, for "Which model answers" chosen on Draw and read on every page."""
+    small = MLP.init(hidden=40, seed=3)
+    app.switch_page("pages/1_Train.py").run()
+    app.file_uploader(key="weights_upload").set_value(("small.npz", weights.to_bytes(small), "application/zip")).run()
+    app.switch_page("app.py").run()
+    app.radio(key="model_source").set_value("shipped").run()
+    app.radio(key="model_source").set_value("own").run()
+    app.session_state["model_source"] = "shipped"              # what Streamlit falls back on
+    app.switch_page("pages/4_Evaluate.py").run()
+    assert "Loaded from small.npz" in sidebar_text(app)
+
+
+def test_a_callback_that_raises_becomes_a_message_and_the_page_goes_on(app, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the runner broke")
+    monkeypatch.setattr(actions, "TrainingRunner", broken)
+    app.switch_page("pages/1_Train.py").run()
+    with caplog.at_level(logging.ERROR, logger="lab.state"):
+        click(app, "Start")
+    assert not app.exception
+    assert any("(start)" in e.value and "RuntimeError: the runner broke" in e.value for e in app.error)
+    [record] = [r for r in caplog.records if r.name == "lab.state"]
+    assert record.exc_info and "the runner broke" in record.getMessage() + str(record.exc_info[1])
+    app.number_input(key=state.Key.train("epochs")).set_value(7).run()      # the page goes on
+    no_errors(app)                                                          # and the message was shown once
+    assert app.number_input(key=state.Key.train("epochs")).value == 7
+
+
+def test_every_callback_the_pages_pass_is_wrapped():
+    sources = "\n".join(path.read_text() for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))])
+    names = set(re.findall(r"on_(?:click|change)=actions\.(\w+)", sources))
+    assert {"start", "stop", "teach_drawing", "clear_canvas", "load_upload"} <= names
+    assert all(hasattr(getattr(actions, name), "__wrapped__") for name in names)
+    assert not re.search(r"on_(?:click|change)=(?!actions\.|\"ignore\")", sources), "a callback from elsewhere"
+    assert hasattr(state.kept("any")["on_change"], "__wrapped__")
+
+
 # -- Draw -----------------------------------------------------------------------------------
 
 def test_blank_canvas_asks_for_a_drawing(app):
@@ -348,15 +402,15 @@ def test_good_weights_upload_becomes_the_model_in_use_on_every_page(app):
 
 
 def test_weights_file_holds_the_run_at_click_time_or_the_fallback():
-    shipped = training.weights_file(None, models.shipped())()
+    shipped = actions.weights_file(None, models.shipped())()
     assert np.array_equal(weights.load(shipped).W1, models.shipped().model.W1)
     run = start_runner(config=Config(epochs=2, batch_size=32, hidden=16))
-    make = training.weights_file(run, models.shipped())
+    make = actions.weights_file(run, models.shipped())
     assert run.join(30)
     saved = weights.load(make())
     assert saved.hidden == 16 and saved.meta["steps"] == run.status().steps
     assert np.array_equal(saved.W1, run.snapshot()[0].W1)
-    assert training.weights_file(None, None) is None
+    assert actions.weights_file(None, None) is None
 
 
 # -- Hidden units, Backprop, Evaluate -------------------------------------------------------

@@ -237,6 +237,40 @@ def test_training_continues_across_pages_and_stops(page, server, shots):
     assert saved.meta["steps"] == stopped_at and saved.meta["source"] == "MLP Lab Train page"
 
 
+def sidebar_model(page) -> str:
+    return page.locator('[data-testid="stSidebar"]').inner_text()
+
+
+@needs_mnist
+def test_settings_and_model_choice_survive_page_switches_while_training(page, server):
+    """Issue 11 bugs 1 and 2, as a user met them: the heartbeat's fragment reruns made a page switch
+    forget the Train settings and the "which model answers" choice."""
+    url, _ = server
+    open_draw(page, url)                                  # the session opens on Draw, as most do
+    go_to(page, "Train")
+    for key, value in (("train_epochs", "200"), ("train_lr", "0.05"), ("train_seed", "3")):
+        field = page.locator(f'[class*="st-key-{key}"] input')
+        field.fill(value)
+        field.press("Enter")
+        page.wait_for_timeout(500)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Stop").and_(page.locator(":enabled")).wait_for()
+    go_to(page, "Draw")
+    page.get_by_text("Model from the Train page").click()
+    page.wait_for_timeout(5000)                           # two heartbeats
+    go_to(page, "Evaluate")
+    page.get_by_role("heading", name="Evaluate").wait_for()
+    page.wait_for_timeout(3000)
+    assert "Model being trained" in sidebar_model(page)
+    go_to(page, "Train")
+    page.get_by_role("button", name="Stop").wait_for()
+    values = {key: page.locator(f'[class*="st-key-{key}"] input').input_value()
+              for key in ("train_epochs", "train_lr", "train_seed")}
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped").first.wait_for()
+    assert values == {"train_epochs": "200", "train_lr": "0.05", "train_seed": "3"}
+
+
 @needs_mnist
 def test_closing_the_tab_stops_its_training_within_seconds(browser, server):
     """The server allows one run; a closed tab's run must give its slot back via the heartbeat."""

@@ -320,7 +320,7 @@ def test_start_with_damaged_mnist_fetches_it_again_then_trains(app, damaged_mnis
 def test_train_widgets_have_the_engines_limits(app):
     app.switch_page(TRAIN).run()
     for name in state.TRAIN_FIELDS:
-        widget = app.number_input(key=state.train_key(name))
+        widget = app.number_input(key=state.Key.train(name))
         assert (widget.min, widget.max) == Config.LIMITS[name], name
 
 
@@ -329,12 +329,12 @@ def test_train_widgets_have_the_engines_limits(app):
                                        ("hidden", -3), ("hidden", 5000)])
 def test_out_of_range_settings_never_get_past_the_widgets(app, name, bad):
     app.switch_page(TRAIN).run()
-    app.number_input(key=state.train_key(name)).set_value(bad).run()
+    app.number_input(key=state.Key.train(name)).set_value(bad).run()
     no_errors(app)
-    value = app.number_input(key=state.train_key(name)).value
+    value = app.number_input(key=state.Key.train(name)).value
     low, high = Config.LIMITS[name]
     assert low <= value <= high
-    Config(**{field: app.number_input(key=state.train_key(field)).value for field in state.TRAIN_FIELDS}).validate()
+    Config(**{field: app.number_input(key=state.Key.train(field)).value for field in state.TRAIN_FIELDS}).validate()
 
 
 def test_start_refuses_settings_the_engine_rejects(app, monkeypatch):

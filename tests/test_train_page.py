@@ -2,15 +2,18 @@
 checkpoints that outlive a reload, and settings in the URL."""
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from lab import checkpoints, mnist, share, train_view
 from lab import runner as runner_module
 from lab.loss_history import LossHistory
 from lab.runner import Checkpoint, TrainingRunner
+from lab.state import Key
 from mlp.model import MLP
 from mlp.train import EXPLODED, Config
 
@@ -165,7 +168,7 @@ def test_checkpoint_tokens_cannot_name_other_files():
 def small_checkpoint() -> Checkpoint:
     model = MLP.init(hidden=8, seed=1)
     return Checkpoint(Config(epochs=3, hidden=8), model, np.arange(1, 101), np.linspace(2, 0.5, 100, dtype=np.float32),
-                      (0.8,), (0.82,), (1,), 1, runner_module.RUNNING)
+                      (0.8,), (0.82,), (1,), 1, runner_module.RUNNING, 300)
 
 
 def test_damaged_checkpoints_are_refused_with_a_reason(tmp_path):
@@ -232,3 +235,138 @@ def test_good_query_values_are_taken_and_bad_ones_noted_not_raised():
 def test_encoded_settings_parse_back_to_themselves():
     values = {"lr": 0.0123, "epochs": 7, "data": "xor"}
     assert share.parse(share.encode(values, FIELDS), FIELDS) == (values, [])
+
+
+# -- the Train page (AppTest) ----------------------------------------------------------------------
+
+def train_page(token: str | None = None, query: dict | None = None) -> AppTest:
+    """A new session opening the Train page (AppTest starts at the entry page and switches)."""
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    if token is not None:
+        at.session_state[Key.BROWSER_TOKEN] = token       # the browser's cookie, as a reload would send it
+    at.switch_page("pages/1_Train.py")
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def page_runner(at: AppTest) -> TrainingRunner | None:
+    return at.session_state[Key.RUNNER] if Key.RUNNER in at.session_state else None
+
+
+def chart(at: AppTest, key: str) -> dict:
+    charts = [el for el in at.get("plotly_chart") if el.proto.id.endswith(f"-{key}")]
+    assert charts, f"no chart {key}"
+    return json.loads(charts[0].proto.spec)
+
+
+def press(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click()
+    return at.run()
+
+
+def finish(at: AppTest, timeout: float = 120) -> TrainingRunner:
+    run = page_runner(at)
+    assert run is not None and run.join(timeout)
+    at.run()
+    return run
+
+
+@pytest.fixture
+def pages_opened():
+    opened = []
+    yield opened
+    for at in opened:
+        run = page_runner(at)
+        if run is not None:
+            run.stop()
+            run.join(10)
+
+
+def test_settings_come_from_the_link_and_go_back_into_it(pages_opened):
+    at = train_page(query={"lr": "0.05", "epochs": "7", "seed": "3", "hidden": "5000", "batch_size": "ten"})
+    pages_opened.append(at)
+    assert at.number_input(key=Key.train("lr")).value == 0.05
+    assert at.number_input(key=Key.train("epochs")).value == 7
+    assert at.number_input(key=Key.train("seed")).value == 3
+    assert at.number_input(key=Key.train("hidden")).value == 128            # out of range: the default stays
+    warnings = " ".join(w.value for w in at.warning)
+    assert "hidden='5000' ignored" in warnings and "batch_size='ten' ignored" in warnings
+    at.number_input(key=Key.train("epochs")).set_value(9).run()
+    assert at.query_params["epochs"] in ("9", ["9"]) and at.query_params["lr"] in ("0.05", ["0.05"])
+
+
+@pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded")
+def test_slow_motion_reaches_the_run_and_can_change_while_it_runs(pages_opened):
+    at = train_page()
+    pages_opened.append(at)
+    at.select_slider(key=Key.SLOW_MOTION).set_value(0.5).run()
+    press(at, "Start")
+    run = page_runner(at)
+    assert run.step_delay == 0.5
+    wait_for(lambda: run.status().steps >= 1, 60)
+    time.sleep(1.0)
+    assert run.status().steps <= 5
+    at.select_slider(key=Key.SLOW_MOTION).set_value(0.0).run()
+    assert run.step_delay == 0.0
+    wait_for(lambda: run.status().steps > 50, 60)
+
+
+@pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded")
+def test_divergence_is_plotted_and_says_no_epoch_completed(pages_opened):
+    at = train_page()
+    pages_opened.append(at)
+    at.number_input(key=Key.train("lr")).set_value(50.0).run()
+    press(at, "Start")
+    finish(at)
+    names = [trace.get("name") for trace in chart(at, "loss_curve")["data"]]
+    assert "diverged" in names
+    assert any("No epoch was completed" in i.value for i in at.info)
+    assert not any("appear after the first epoch" in i.value for i in at.info)
+
+
+@pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded")
+def test_a_reload_finds_the_run_again_and_continue_finishes_it(pages_opened):
+    token = checkpoints.new_token()
+    first = train_page(token)
+    pages_opened.append(first)
+    first.number_input(key=Key.train("epochs")).set_value(3).run()
+    press(first, "Start")
+    run = page_runner(first)
+    wait_for(lambda: run.status().epoch >= 1, 120)
+    press(first, "Stop")
+    finish(first)
+    steps = run.status().steps
+
+    again = train_page(token)          # a new session of the same browser: a reload, or a restarted server
+    pages_opened.append(again)
+    restored = page_runner(again)
+    assert restored is not None and restored.checkpoint_restored and restored.status().steps == steps
+    assert any("Restored your last run" in i.value for i in again.info)
+    assert "Stopped after" in " ".join(m.value for m in again.sidebar.markdown)
+    np.testing.assert_array_equal(restored.snapshot()[0].W1, run.snapshot()[0].W1)
+    press(again, "Continue")
+    continued = finish(again)
+    assert continued is not restored and continued.status().phase == runner_module.FINISHED
+    assert continued.status().epoch == 3 and continued.status().steps > steps
+
+    press(again, "Reset")                # Reset forgets the checkpoint: the next visit starts clean
+    assert checkpoints.load(token) is None
+    assert page_runner(train_page(token)) is None
+
+
+@pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded")
+def test_the_next_run_is_drawn_over_the_earlier_one_with_its_settings(pages_opened):
+    at = train_page()
+    pages_opened.append(at)
+    at.number_input(key=Key.train("epochs")).set_value(1).run()
+    at.number_input(key=Key.train("lr")).set_value(0.05).run()
+    press(at, "Start")
+    finish(at)
+    at.number_input(key=Key.train("lr")).set_value(0.2).run()
+    press(at, "Start")
+    finish(at)
+    names = [trace.get("name") for trace in chart(at, "loss_curve")["data"]]
+    assert "earlier: η 0.05 · batch 128 · h 128 · seed 0" in names
+    assert "smoothed: η 0.2 · batch 128 · h 128 · seed 0" in names
+    assert [t["name"] for t in chart(at, "accuracy_curve")["data"]] == ["test", "training"]
