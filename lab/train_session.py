@@ -27,6 +27,7 @@ def restore_run() -> str | None:
         return None
     run = TrainingRunner.restored(checkpoint, "")
     state.set_runner(run)
+    state.set_train_settings({name: getattr(checkpoint.config, name) for name in state.TRAIN_FIELDS})
     left = checkpoint.config.epochs - checkpoint.epoch
     return (f"Restored your last run from this browser ({describe.run(run.status())}), as it was when the page "
             f"was closed or the server restarted." + (f" {left} epoch{'s' if left != 1 else ''} left: "
