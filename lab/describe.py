@@ -1,8 +1,7 @@
 """A training run in words, for the sidebar, the Train page and the model's label."""
 from __future__ import annotations
 
-from .runner import (DIVERGED, FAILED, FETCHING, FINISHED, ORPHANED, PAUSED, RUNNING, STARTING, STOPPED,
-                     Status)
+from .runner import DIVERGED, FAILED, FETCHING, FINISHED, ORPHANED, PAUSED, RUNNING, STARTING, STOPPED, Status
 
 
 def run(status: Status | None) -> str:

@@ -81,12 +81,12 @@ TRAIN_FIELDS = ("lr", "batch_size", "epochs", "hidden", "seed")   # Config field
 SHIPPED, TRAINED, OWN = "shipped", "trained", "own"   # where the model in use comes from
 CONTROLS, WEIGHTS = "controls", "weights"             # where on the Train page a notice is shown
 
-_DEFAULT_CONFIG = Config(epochs=5)   # ~3 s to ~96%: long enough to watch, short enough to wait for
+_DEFAULT_CONFIG = Config(epochs=5)   # long enough to watch, short enough to wait for (README: defaults)
 
 _WIDGET_DEFAULTS: dict[str, Any] = {
     Key.STROKE_WIDTH: 18,
     Key.MODEL_SOURCE: SHIPPED,
-    Key.TEACH_LR: 0.005,   # one example, no batch average: larger steps wreck the test accuracy (README)
+    Key.TEACH_LR: 0.005,   # one example, no batch average: larger steps wreck the test accuracy (README: defaults)
     Key.UNIT: 0,
     Key.CELL_TRUE: 0,
     Key.CELL_PREDICTED: 0,

@@ -1,15 +1,17 @@
 """The Train page in Chromium: settings from a link, and a run found again after a reload and a server restart."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from test_browser import CHROMIUM, CHROMIUM_ARGS, needs_mnist, progress_bar, steps_in, streamlit_server
+from support import CHROMIUM, CHROMIUM_ARGS, needs_mnist, progress_bar, steps_in, streamlit_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = [pytest.mark.skipif(not __import__("os").path.exists(CHROMIUM), reason="no Chromium"), needs_mnist]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_mnist,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")]
 
 
-@pytest.mark.browser
 def test_a_run_survives_a_reload_and_a_server_restart(tmp_path, monkeypatch):
     monkeypatch.setenv("MLP_LAB_RUNS", str(tmp_path / "runs"))
     with sync_api.sync_playwright() as playwright:

@@ -2,60 +2,25 @@
 checkpoints that outlive a reload, and settings in the URL."""
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import checkpoints, mnist, share, train_view
+from lab import checkpoints, share, train_view
 from lab import runner as runner_module
 from lab.loss_history import LossHistory
 from lab.runner import Checkpoint, TrainingRunner
 from lab.state import Key
+from support import (APP, TIMEOUT, TRAIN, click, needs_mnist, plotly, session_runner, start_runner, tiny_data, track_session,
+                     wait_for)
 from mlp.model import MLP
 from mlp.train import EXPLODED, Config
 
 
-def quadrant_data(n: int = 2048, seed: int = 0):
-    """Learnable toy data: the label is which quarter of the image holds the ink."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 4, n)
-    X = np.zeros((n, 28, 28), np.uint8)
-    for label in range(4):
-        rows = y == label
-        r, c = divmod(label, 2)
-        X[rows, r * 14:r * 14 + 14, c * 14:c * 14 + 14] = rng.integers(100, 256, (rows.sum(), 14, 14))
-    X = X.reshape(n, 784)
-    return X, y, X[:256], y[:256]
-
-
-_runs: list[TrainingRunner] = []
-
-
-def started(config: Config, load=lambda progress: quadrant_data(), **kwargs) -> TrainingRunner:
-    run = TrainingRunner(config, load_data=load, **kwargs)
-    run.start()
-    _runs.append(run)
-    return run
-
-
-@pytest.fixture(autouse=True)
-def stop_runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLP_LAB_RUNS", str(tmp_path / "runs"))
-    yield
-    while _runs:
-        run = _runs.pop()
-        run.stop()
-        run.join(10)
-
-
-def wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
+def started(config: Config, load=lambda progress: tiny_data(), **kwargs) -> TrainingRunner:
+    return start_runner(load, config=config, **kwargs)
 
 
 # -- the runner's measurements ------------------------------------------------------------
@@ -69,7 +34,8 @@ def test_every_epoch_records_training_accuracy_and_dead_units():
     assert all(0 <= d <= 16 for d in status.dead_units)
 
 
-@pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded")
+@needs_mnist
+@pytest.mark.slow
 def test_a_learning_rate_of_one_kills_units_that_point_one_does_not():
     X, y = mnist.load("train")
     X, y = X[:12_000], y[:12_000]        # an epoch of 94 steps is enough to see units die
@@ -129,7 +95,7 @@ def test_earlier_runs_are_overlaid_with_their_settings_and_at_most_five_are_kept
 
 
 def test_a_run_that_never_stepped_leaves_no_earlier_curve():
-    run = TrainingRunner(Config(epochs=1, batch_size=32, hidden=16), load_data=lambda p: quadrant_data())
+    run = TrainingRunner(Config(epochs=1, batch_size=32, hidden=16), load_data=lambda p: tiny_data())
     assert train_view.summarise(run.config, run.status()) is None
 
 
@@ -240,52 +206,27 @@ def test_encoded_settings_parse_back_to_themselves():
 # -- the Train page (AppTest) ----------------------------------------------------------------------
 
 def train_page(token: str | None = None, query: dict | None = None) -> AppTest:
-    """A new session opening the Train page (AppTest starts at the entry page and switches)."""
-    at = AppTest.from_file("../app.py", default_timeout=60)
+    """A new session opening the Train page, from the browser with `token` in its cookie if given."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if token is not None:
         at.session_state[Key.BROWSER_TOKEN] = token       # the browser's cookie, as a reload would send it
-    at.switch_page("pages/1_Train.py")
+    at.switch_page(TRAIN)
     for name, value in (query or {}).items():
         at.query_params[name] = value
-    return at.run()
-
-
-def page_runner(at: AppTest) -> TrainingRunner | None:
-    return at.session_state[Key.RUNNER] if Key.RUNNER in at.session_state else None
-
-
-def chart(at: AppTest, key: str) -> dict:
-    charts = [el for el in at.get("plotly_chart") if el.proto.id.endswith(f"-{key}")]
-    assert charts, f"no chart {key}"
-    return json.loads(charts[0].proto.spec)
-
-
-def press(at: AppTest, label: str) -> AppTest:
-    next(b for b in at.button if b.label == label).click()
-    return at.run()
+    at.run()
+    track_session(at)
+    return at
 
 
 def finish(at: AppTest, timeout: float = 120) -> TrainingRunner:
-    run = page_runner(at)
+    run = session_runner(at)
     assert run is not None and run.join(timeout)
     at.run()
     return run
 
 
-@pytest.fixture
-def pages_opened():
-    opened = []
-    yield opened
-    for at in opened:
-        run = page_runner(at)
-        if run is not None:
-            run.stop()
-            run.join(10)
-
-
-def test_settings_come_from_the_link_and_go_back_into_it(pages_opened):
+def test_settings_come_from_the_link_and_go_back_into_it():
     at = train_page(query={"lr": "0.05", "epochs": "7", "seed": "3", "hidden": "5000", "batch_size": "ten"})
-    pages_opened.append(at)
     assert at.number_input(key=Key.train("lr")).value == 0.05
     assert at.number_input(key=Key.train("epochs")).value == 7
     assert at.number_input(key=Key.train("seed")).value == 3
@@ -296,13 +237,13 @@ def test_settings_come_from_the_link_and_go_back_into_it(pages_opened):
     assert at.query_params["epochs"] in ("9", ["9"]) and at.query_params["lr"] in ("0.05", ["0.05"])
 
 
-@pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded")
-def test_slow_motion_reaches_the_run_and_can_change_while_it_runs(pages_opened):
+@needs_mnist
+@pytest.mark.slow
+def test_slow_motion_reaches_the_run_and_can_change_while_it_runs():
     at = train_page()
-    pages_opened.append(at)
     at.select_slider(key=Key.SLOW_MOTION).set_value(0.5).run()
-    press(at, "Start")
-    run = page_runner(at)
+    click(at, "Start")
+    run = session_runner(at)
     assert run.step_delay == 0.5
     wait_for(lambda: run.status().steps >= 1, 60)
     time.sleep(1.0)
@@ -312,61 +253,60 @@ def test_slow_motion_reaches_the_run_and_can_change_while_it_runs(pages_opened):
     wait_for(lambda: run.status().steps > 50, 60)
 
 
-@pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded")
-def test_divergence_is_plotted_and_says_no_epoch_completed(pages_opened):
+@needs_mnist
+@pytest.mark.slow
+def test_divergence_is_plotted_and_says_no_epoch_completed():
     at = train_page()
-    pages_opened.append(at)
     at.number_input(key=Key.train("lr")).set_value(50.0).run()
-    press(at, "Start")
+    click(at, "Start")
     finish(at)
-    names = [trace.get("name") for trace in chart(at, "loss_curve")["data"]]
+    names = [trace.get("name") for trace in plotly(at, "loss_curve")["data"]]
     assert "diverged" in names
     assert any("No epoch was completed" in i.value for i in at.info)
     assert not any("appear after the first epoch" in i.value for i in at.info)
 
 
-@pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded")
-def test_a_reload_finds_the_run_again_and_continue_finishes_it(pages_opened):
+@needs_mnist
+@pytest.mark.slow
+def test_a_reload_finds_the_run_again_and_continue_finishes_it():
     token = checkpoints.new_token()
     first = train_page(token)
-    pages_opened.append(first)
     first.number_input(key=Key.train("epochs")).set_value(3).run()
-    press(first, "Start")
-    run = page_runner(first)
+    click(first, "Start")
+    run = session_runner(first)
     wait_for(lambda: run.status().epoch >= 1, 120)
-    press(first, "Stop")
+    click(first, "Stop")
     finish(first)
     steps = run.status().steps
 
     again = train_page(token)          # a new session of the same browser: a reload, or a restarted server
-    pages_opened.append(again)
-    restored = page_runner(again)
+    restored = session_runner(again)
     assert restored is not None and restored.checkpoint_restored and restored.status().steps == steps
     assert any("Restored your last run" in i.value for i in again.info)
     assert "Stopped after" in " ".join(m.value for m in again.sidebar.markdown)
     np.testing.assert_array_equal(restored.snapshot()[0].W1, run.snapshot()[0].W1)
-    press(again, "Continue")
+    click(again, "Continue")
     continued = finish(again)
     assert continued is not restored and continued.status().phase == runner_module.FINISHED
     assert continued.status().epoch == 3 and continued.status().steps > steps
 
-    press(again, "Reset")                # Reset forgets the checkpoint: the next visit starts clean
+    click(again, "Reset")                # Reset forgets the checkpoint: the next visit starts clean
     assert checkpoints.load(token) is None
-    assert page_runner(train_page(token)) is None
+    assert session_runner(train_page(token)) is None
 
 
-@pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded")
-def test_the_next_run_is_drawn_over_the_earlier_one_with_its_settings(pages_opened):
+@needs_mnist
+@pytest.mark.slow
+def test_the_next_run_is_drawn_over_the_earlier_one_with_its_settings():
     at = train_page()
-    pages_opened.append(at)
     at.number_input(key=Key.train("epochs")).set_value(1).run()
     at.number_input(key=Key.train("lr")).set_value(0.05).run()
-    press(at, "Start")
+    click(at, "Start")
     finish(at)
     at.number_input(key=Key.train("lr")).set_value(0.2).run()
-    press(at, "Start")
+    click(at, "Start")
     finish(at)
-    names = [trace.get("name") for trace in chart(at, "loss_curve")["data"]]
+    names = [trace.get("name") for trace in plotly(at, "loss_curve")["data"]]
     assert "earlier: η 0.05 · batch 128 · h 128 · seed 0" in names
     assert "smoothed: η 0.2 · batch 128 · h 128 · seed 0" in names
-    assert [t["name"] for t in chart(at, "accuracy_curve")["data"]] == ["test", "training"]
+    assert [t["name"] for t in plotly(at, "accuracy_curve")["data"]] == ["test", "training"]
