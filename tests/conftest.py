@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
+import os
 import shutil
 import threading
 
@@ -33,6 +34,18 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if f"{item.path.name}::{item.originalname}" in SLOW_ELSEWHERE:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def own_checkpoint_folder(tmp_path_factory):
+    """Runs' checkpoints (lab/checkpoints.py) go to a folder of this test session, servers started by tests too."""
+    saved = os.environ.get("MLP_LAB_RUNS")
+    os.environ["MLP_LAB_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+    yield
+    if saved is None:
+        os.environ.pop("MLP_LAB_RUNS", None)
+    else:
+        os.environ["MLP_LAB_RUNS"] = saved
 
 
 @pytest.fixture
