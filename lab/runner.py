@@ -30,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from mlp.model import MLP
+from mlp.model import MLP, as_inputs
 from mlp.train import Config, Diverged, Trainer
 
 from . import budget
@@ -309,14 +309,26 @@ class TrainingRunner:
                 while now - self._recent[0][0] > RATE_WINDOW:
                     self._recent.popleft()
             if result.epoch_done:
-                accuracy = trainer.model.accuracy(X_test, y_test, budget.eval_batch(self.config.hidden)) \
-                    if X_test is not None else None
+                accuracy = self._test_accuracy(trainer.model, X_test, y_test)
+                if self._stop.is_set():
+                    continue
                 with self._lock:
                     self._epoch = trainer.epoch
                     self._accuracy.append(accuracy)
                 if trainer.epoch >= self.config.epochs:
                     return self._end(FINISHED, "")
             time.sleep(0)   # let the page's threads have the GIL between steps
+
+    def _test_accuracy(self, model: MLP, X_test, y_test) -> float | None:
+        """Accuracy on the test set in slices of bounded memory and time, given up (None) once Stop is pressed."""
+        if X_test is None:
+            return None
+        size, correct = budget.eval_batch(self.config.hidden), 0
+        for lo in range(0, len(y_test), size):
+            if self._stop.is_set():
+                return None
+            correct += int((model.predict(as_inputs(X_test[lo:lo + size], model.dtype)) == y_test[lo:lo + size]).sum())
+        return correct / max(len(y_test), 1)
 
     def _end(self, phase: str, message: str) -> None:
         with self._lock:
