@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from mlp.model import MLP
+from mlp.model import MLP, as_inputs
 from mlp.train import Config, Diverged, Trainer
 
 from . import budget
@@ -377,6 +377,8 @@ class TrainingRunner:
                     self._recent.popleft()
             if result.epoch_done:
                 self._measure_epoch(trainer, X_test, y_test, X_sample, y_sample)
+                if self._stop.is_set():
+                    continue
                 if self._epoch >= self.config.epochs:
                     return self._end(FINISHED, "")
             if self._on_checkpoint is not None and self._clock() - self._last_checkpoint >= CHECKPOINT_EVERY:
@@ -386,11 +388,12 @@ class TrainingRunner:
             time.sleep(0)   # let the page's threads have the GIL between steps
 
     def _measure_epoch(self, trainer: Trainer, X_test, y_test, X_sample, y_sample) -> None:
-        """Test accuracy, training accuracy and dead units after an epoch (the thread only)."""
+        """Test accuracy, training accuracy and dead units after an epoch (the thread only; given up on Stop)."""
         model = trainer.model
-        batch = budget.eval_batch(self.config.hidden)
-        accuracy = model.accuracy(X_test, y_test, batch) if X_test is not None else None
-        train_accuracy = model.accuracy(X_sample, y_sample, batch)
+        accuracy = self._accuracy_on(model, X_test, y_test)
+        train_accuracy = self._accuracy_on(model, X_sample, y_sample)
+        if self._stop.is_set():
+            return
         dead = int(model.dead_units(X_sample).sum())
         with self._lock:
             self._epoch += 1
@@ -398,14 +401,26 @@ class TrainingRunner:
             self._train_accuracy.append(train_accuracy)
             self._dead_units.append(dead)
 
+    def _accuracy_on(self, model: MLP, X, y) -> float | None:
+        """Accuracy in slices of bounded memory and time, given up (None) once Stop is pressed."""
+        if X is None:
+            return None
+        size, correct = budget.eval_batch(self.config.hidden), 0
+        for lo in range(0, len(y), size):
+            if self._stop.is_set():
+                return None
+            correct += int((model.predict(as_inputs(X[lo:lo + size], model.dtype)) == y[lo:lo + size]).sum())
+        return correct / max(len(y), 1)
+
     def checkpoint(self) -> "Checkpoint | None":
         """The run as it is now, to keep and resume from; None before the first model exists."""
         with self._lock:
             if self._model is None:
                 return None
             loss_steps, losses = self._losses.curve()
-            return Checkpoint(self.config, self._model.copy(), loss_steps, losses, tuple(self._accuracy), tuple(self._train_accuracy), tuple(self._dead_units),
-                              self._epoch, self._phase, self._total_steps)
+            return Checkpoint(self.config, self._model.copy(), loss_steps, losses, tuple(self._accuracy),
+                              tuple(self._train_accuracy), tuple(self._dead_units), self._epoch, self._phase,
+                              self._total_steps)
 
     def _checkpoint(self) -> None:
         self._last_checkpoint = self._clock()

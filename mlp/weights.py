@@ -34,7 +34,7 @@ MAX_META_DEPTH = 16          # {"recipe": {...}} is depth 2; json.loads recurses
 META_RULES = {
     "lessons": ("a whole number from 0 to 1,000,000",
                 lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1_000_000),
-    "taught_from": ("a text of at most 200 characters", lambda v: isinstance(v, str) and len(v) <= 200),
+    "taught_from": ("a text of at most 1,000 characters", lambda v: isinstance(v, str) and len(v) <= 1000),
     "test_accuracy": ("a number from 0 to 1, or null",
                       lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
                                               and 0 <= v <= 1)),
