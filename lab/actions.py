@@ -60,7 +60,8 @@ def _launch(config, resume_from=None) -> None:
 def _retire(run: TrainingRunner | None) -> None:
     """Keep a replaced run's curve to overlay on the next ones."""
     if run is not None:
-        state.set_earlier_runs(train_view.remember(state.earlier_runs(), train_view.summarise(run.config, run.status())))
+        summary = train_view.summarise(run.config, run.status())
+        state.set_earlier_runs(train_view.remember(state.earlier_runs(), summary))
 
 
 @state.callback

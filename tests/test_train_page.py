@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import checkpoints, share, train_view
+from lab import checkpoints, mnist, share, train_view
 from lab import runner as runner_module
 from lab.loss_history import LossHistory
 from lab.runner import Checkpoint, TrainingRunner
 from lab.state import Key
-from support import (APP, TIMEOUT, TRAIN, click, needs_mnist, plotly, session_runner, start_runner, tiny_data, track_session,
-                     wait_for)
+from support import (APP, TIMEOUT, TRAIN, click, needs_mnist, plotly, session_runner, start_runner, tiny_data,
+                     track_session, wait_for)
 from mlp.model import MLP
 from mlp.train import EXPLODED, Config
 
@@ -148,7 +148,8 @@ def test_damaged_checkpoints_are_refused_with_a_reason(tmp_path):
     with pytest.raises(checkpoints.CheckpointError):
         checkpoints.load(token)
     np.savez(path, W1=np.zeros((784, 8)), b1=np.zeros(8), W2=np.zeros((8, 10)), b2=np.zeros(10),
-             loss_steps=np.arange(1, 4), losses=np.zeros(3, np.float32), info=np.frombuffer(b'{"config": {"hidden": 9}}', np.uint8))
+             loss_steps=np.arange(1, 4), losses=np.zeros(3, np.float32),
+             info=np.frombuffer(b'{"config": {"hidden": 9}}', np.uint8))
     with pytest.raises(checkpoints.CheckpointError):
         checkpoints.load(token)
     np.savez(path, evil=np.array([object()], dtype=object))
