@@ -106,9 +106,9 @@ def output_delta(p: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) ->
 class Classifier:
     """What the MLP and softmax regression share beyond the equations.
 
-    A subclass defines `params()` (first array (d,…), last (C,)), `forward(X)`
-    returning something with `.p` (N,C), and a constructor taking the
-    parameters in the order of `params()` plus `meta`.
+    A subclass defines `params()` (first array (d,…), last (C,)), `dtype`,
+    `forward(X)` returning something with `.p` (N,C), and a constructor taking
+    the parameters in the order of `params()` plus `meta`.
     """
     meta: dict
 
@@ -117,10 +117,6 @@ class Classifier:
 
     def forward(self, X: np.ndarray):
         raise NotImplementedError
-
-    @property
-    def dtype(self):
-        return next(iter(self.params().values())).dtype
 
     @property
     def inputs(self) -> int:
@@ -249,14 +245,25 @@ class MLP(Classifier):
         da1 = self.backprop(X, cache, dz).da1
         return (da1 @ self.W1.T)[0]                      # δx = δa1 W1ᵀ         (d,)
 
-    def buffers(self, N: int) -> tuple[Cache, Grads]:
-        """Empty arrays for `forward(out=)` and `backward(out=)` on N rows, in the model's dtype."""
+    def buffers(self, N: int, overwrite: bool = False) -> tuple[Cache, Grads]:
+        """Empty arrays for `forward(out=)` and `backward(out=)` on N rows, in the model's dtype.
+
+        overwrite=True lets h share a1's array, p share z's and δa1 share δh's: each is
+        computed from the one it overwrites, and backward needs only p and 1[a1 > 0],
+        which is 1[h > 0].  For callers that keep nothing else (the trainer).
+        """
         d, h, C = self.inputs, self.hidden, self.classes
         empty = lambda *shape: np.empty(shape, self.dtype)  # noqa: E731
-        return (Cache(empty(N, h), empty(N, h), empty(N, C), empty(N, C)),
-                Grads(empty(d, h), empty(h), empty(h, C), empty(C), empty(N, C), empty(N, h), empty(N, h)))
+        a1, z, dh = empty(N, h), empty(N, C), empty(N, h)
+        cache = Cache(a1, a1, z, z) if overwrite else Cache(a1, empty(N, h), z, empty(N, C))
+        da1 = dh if overwrite else empty(N, h)
+        return cache, Grads(empty(d, h), empty(h), empty(h, C), empty(C), empty(N, C), dh, da1)
 
     # -- conveniences --------------------------------------------------------
+
+    @property
+    def dtype(self):
+        return self.W1.dtype
 
     @property
     def hidden(self) -> int:
@@ -336,6 +343,10 @@ class SoftmaxRegression(Classifier):
         """SGD: θ ← θ - η ∇θ, in place."""
         self.W -= lr * grads.W
         self.b -= lr * grads.b
+
+    @property
+    def dtype(self):
+        return self.W.dtype
 
     def params(self) -> dict[str, np.ndarray]:
         return {"W": self.W, "b": self.b}
