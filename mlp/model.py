@@ -84,20 +84,16 @@ def cross_entropy(p: np.ndarray, y: np.ndarray) -> float:
     The tiny floor keeps a confidently wrong prediction at a large finite
     loss instead of inf.
     """
-    y = np.asarray(y)
-    picked = p[np.arange(len(y)), y]
-    return float(-np.mean(np.log(np.maximum(picked, np.finfo(p.dtype).tiny))))
+    N = len(y)
+    picked = p[np.arange(N), y]
+    return float(-np.log(np.maximum(picked, np.finfo(p.dtype).tiny)).sum() / N)
 
 
 def output_delta(p: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """δz = (P − Y)/N (N,C) for probabilities p (N,C) and labels y (N,), into `out` if given."""
-    y = np.asarray(y)
     N = len(y)
-    if out is None:
-        dz = p.copy()
-    else:
-        dz = out
-        dz[...] = p
+    dz = np.empty_like(p) if out is None else out
+    np.copyto(dz, p)
     dz[np.arange(N), y] -= 1          # P - Y without building Y
     dz /= N
     return dz
