@@ -55,10 +55,6 @@ class Grads(NamedTuple):
     da1: np.ndarray  # (N,h)
 
 
-def relu(a: np.ndarray) -> np.ndarray:
-    return np.maximum(a, 0)
-
-
 def affine(X: np.ndarray, W: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """X W + b: (N,d) (d,k) (k,) → (N,k), into `out` if given."""
     out = np.matmul(X, W, out=out)
@@ -177,7 +173,8 @@ class MLP(Classifier):
     # -- the equations -------------------------------------------------------
 
     def forward(self, X: np.ndarray, out: Cache | None = None) -> Cache:
-        """X (N,d) → Cache(a1, h, z, p); written into `out` if given (arrays of the Cache's shapes)."""
+        """X (N,d) → Cache(a1, h, z, p); written into `out` if given (arrays of the Cache's
+        shapes, possibly shared as `buffers(N, overwrite=True)` shares them)."""
         X = np.asarray(X, dtype=self.dtype)
         a1, h, z, p = out if out is not None else (None,) * 4
         a1 = affine(X, self.W1, self.b1, out=a1)   # a1 = X W1 + b1     (N,h)
@@ -328,12 +325,24 @@ class SoftmaxRegression(Classifier):
     def backward(self, X: np.ndarray, y: np.ndarray, cache: SoftmaxCache,
                  out: SoftmaxGrads | None = None) -> SoftmaxGrads:
         """Gradients of the mean cross-entropy for labels y (N,) given cache = forward(X)."""
+        dz = output_delta(cache.p, y, out=None if out is None else out.dz)   # δz = (P - Y)/N
+        return self.backprop(X, cache, dz, out)
+
+    def backprop(self, X: np.ndarray, cache: SoftmaxCache, dz: np.ndarray,
+                 out: SoftmaxGrads | None = None) -> SoftmaxGrads:
+        """The backward pass from any δz (N,C), as MLP.backprop."""
         X = np.asarray(X, dtype=self.dtype)
-        gW, gb, dz = out if out is not None else (None,) * 3
-        dz = output_delta(cache.p, y, out=dz)      # δz = (P - Y)/N     (N,C)
+        gW, gb, _ = out if out is not None else (None,) * 3
         gW = np.matmul(X.T, dz, out=gW)            # ∇W = Xᵀ δz         (d,C)
         gb = np.sum(dz, axis=0, out=gb)            # ∇b = Σᵢ δz         (C,)
         return SoftmaxGrads(gW, gb, dz)
+
+    def buffers(self, N: int, overwrite: bool = False) -> tuple[SoftmaxCache, SoftmaxGrads]:
+        """Empty arrays for `forward(out=)` and `backward(out=)` on N rows; overwrite=True lets p share z's."""
+        d, C = self.inputs, self.classes
+        z = np.empty((N, C), self.dtype)
+        cache = SoftmaxCache(z, z if overwrite else np.empty_like(z))
+        return cache, SoftmaxGrads(np.empty((d, C), self.dtype), np.empty(C, self.dtype), np.empty_like(z))
 
     def step(self, grads: SoftmaxGrads, lr: float) -> None:
         """SGD: θ ← θ - η ∇θ, in place."""

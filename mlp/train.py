@@ -22,7 +22,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .model import INPUTS, MLP, Cache, Grads, cross_entropy, output_delta
+from .model import INPUTS, MLP, Classifier, cross_entropy, output_delta
 
 
 class Diverged(RuntimeError):
@@ -81,13 +81,13 @@ class StepResult(NamedTuple):
 
 
 class Trainer:
-    """Trains `model` in place on X (N,d) — uint8 pixels 0..255 or floats — and y (N,) labels,
-    one minibatch at a time.
+    """Trains `model` (an MLP, or a SoftmaxRegression) in place on X (N,d) — uint8 pixels 0..255
+    or floats — and y (N,) labels, one minibatch at a time.
 
     `train_batch()` is the unit a live UI can pause between; `train()` runs whole epochs.
     """
 
-    def __init__(self, model: MLP, X: np.ndarray, y: np.ndarray, config: Config):
+    def __init__(self, model: Classifier, X: np.ndarray, y: np.ndarray, config: Config):
         config.validate()
         X, y = np.asarray(X), np.asarray(y)
         d, C = model.inputs, model.classes
@@ -95,8 +95,9 @@ class Trainer:
             raise ValueError(f"need X (N,{d}) and y (N,) for this model, got {X.shape} and {y.shape}")
         if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= C:
             raise ValueError(f"labels y must be integers in 0..{C - 1}")
-        if model.hidden != config.hidden:
-            raise ValueError(f"model has {model.hidden} hidden units, config says {config.hidden}")
+        hidden = getattr(model, "hidden", config.hidden)   # softmax regression has no hidden layer
+        if hidden != config.hidden:
+            raise ValueError(f"model has {hidden} hidden units, config says {config.hidden}")
         if config.augment and d != INPUTS:
             raise ValueError(f"augmentation works on 28×28 images ({INPUTS} inputs); this model has {d}")
         self.model, self.config = model, config
@@ -114,7 +115,7 @@ class Trainer:
         # Per-step buffers, sized for a full batch; the last batch of an epoch uses their first rows.
         self._x = np.empty((B, d), model.dtype)
         self._xb = np.empty((B, d), X.dtype)
-        self._views = {B: model.buffers(B, overwrite=True)}   # rows in the batch → (Cache, Grads) of buffers
+        self._views = {B: model.buffers(B, overwrite=True)}   # rows in the batch → (cache, grads) buffers
         self._velocity = {k: np.zeros_like(v) for k, v in model.params().items()} if config.momentum else None
         self._augment = None
         if config.augment:
@@ -185,27 +186,28 @@ class Trainer:
         dz = output_delta(cache.p, y, out=grads_out.dz)   # δz = (P - Y)/N
         dz *= self.lr                                     # η δz
         grads = m.backprop(X, cache, dz, out=grads_out)   # η∇θ for every θ
-        # A NaN or inf in δa1 shows in ∇b1 = Σᵢ δa1 (128 numbers) as surely as in
-        # ∇W1 = Xᵀ δa1 (100 352 numbers, 4% of the step to sum), X being finite.
-        if not (np.isfinite(grads.b1.sum()) and np.isfinite(grads.W2.sum())):
+        # The first parameter's gradient (∇W1 = Xᵀ δa1: 100 352 numbers, 4% of the step to sum)
+        # is finite when its bias's is (∇b1 = Σᵢ δa1: 128 numbers), X being finite.
+        if not all(np.isfinite(g.sum()) for g in grads[1:len(self.model.params())]):
             raise Diverged(f"the gradients are not finite at epoch {self.epoch + 1}, batch {self.batch + 1}")
         self._update(grads)
         return loss
 
-    def _buffers(self, N: int) -> tuple[Cache, Grads]:
+    def _buffers(self, N: int) -> tuple:
         """The per-step buffers for a batch of N rows: all of them, or their first N rows for the short last batch."""
         if N not in self._views:
             cache, grads = self._views[len(self._x)]
-            self._views[N] = (Cache(*(a[:N] for a in cache)),
-                              grads._replace(dz=grads.dz[:N], dh=grads.dh[:N], da1=grads.da1[:N]))
+            params = len(self.model.params())   # grads: the parameters' gradients, then per-row arrays
+            self._views[N] = (type(cache)(*(a[:N] for a in cache)),
+                              type(grads)(*grads[:params], *(a[:N] for a in grads[params:])))
         return self._views[N]
 
-    def _update(self, grads: Grads) -> None:
+    def _update(self, grads) -> None:
         """θ ← θ - η∇θ (η already in `grads`), with optional L2 and momentum."""
         cfg = self.config
         for name, theta in self.model.params().items():
             step = getattr(grads, name)
-            if cfg.l2 and name in ("W1", "W2"):
+            if cfg.l2 and theta.ndim == 2:   # weights, not biases
                 step += (self.lr * cfg.l2) * theta
             if self._velocity is not None:
                 v = self._velocity[name]

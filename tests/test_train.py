@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mlp import idx, weights
-from mlp.model import MLP, cross_entropy
+from mlp.model import MLP, SoftmaxRegression, cross_entropy
 from mlp.train import Config, Diverged, Trainer, main
 
 
@@ -38,14 +38,18 @@ def test_same_seed_same_weights_different_seed_different(mnist):
     assert not np.array_equal(run(1), run(2))
 
 
-@pytest.mark.parametrize("rows, hidden", [(32, 16), (40, 8)])
+@pytest.mark.parametrize("rows, hidden", [(32, 16), (40, 8), (40, None)])
 def test_train_batch_is_the_equations_of_the_model(rows, hidden):
-    """Trainer's buffered steps equal forward/backward/step of mlp.model in float64; with 40 rows at
-    batch 32 the second step uses the first 8 rows of every buffer."""
+    """Trainer's buffered steps equal forward/backward/step of mlp.model in float64, for the MLP and
+    (hidden None) softmax regression; with 40 rows at batch 32 the second step uses the first 8 rows
+    of every buffer."""
     rng = np.random.default_rng(rows)
     X8 = rng.integers(0, 256, (rows, 784), dtype=np.uint8)
     y = rng.integers(0, 10, rows)
-    fast = MLP.init(hidden=hidden, seed=0, dtype=np.float64)
+    if hidden is None:
+        fast, hidden = SoftmaxRegression.init(seed=0, dtype=np.float64), Config().hidden
+    else:
+        fast = MLP.init(hidden=hidden, seed=0, dtype=np.float64)
     slow = fast.copy()
     trainer = Trainer(fast, X8, y, Config(epochs=1, batch_size=32, hidden=hidden, lr=0.5))
     trainer._order = np.arange(rows)
@@ -56,8 +60,8 @@ def test_train_batch_is_the_equations_of_the_model(rows, hidden):
         slow.step(slow.backward(X, yb, cache), lr=0.5)
         assert result.loss == pytest.approx(cross_entropy(cache.p, yb), rel=1e-12)
     assert result.epoch_done
-    for name in ("W1", "b1", "W2", "b2"):
-        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=1e-10, atol=1e-12)
+    for name, theta in fast.params().items():
+        np.testing.assert_allclose(theta, getattr(slow, name), rtol=1e-10, atol=1e-12)
 
 
 def test_trains_a_2_input_model_on_float_points():
