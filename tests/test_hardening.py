@@ -398,7 +398,7 @@ def test_a_runs_memory_stays_within_its_budget_estimate(batch, hidden, augment):
     try:
         trainer = Trainer(MLP.init(hidden=hidden), X, y, config)
         for _ in range(2):
-            trainer.step()
+            trainer.train_batch()
         trainer.model.accuracy(X[:10_000], y[:10_000], budget.eval_batch(hidden))   # as the run slices it
         peak = tracemalloc.get_traced_memory()[1]
     finally:
