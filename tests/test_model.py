@@ -194,7 +194,9 @@ def test_input_gradient_matches_finite_differences():
         g = m.input_gradient(x, a, b)
         assert g.shape == (784,) and g.dtype == np.float64
         xx = x.copy()
-        margin = lambda: float(m.forward(xx[None, :]).z[0, a] - (0 if b is None else m.forward(xx[None, :]).z[0, b]))  # noqa: E731
+        def margin(xx=xx, a=a, b=b) -> float:
+            z = m.forward(xx[None, :]).z[0]
+            return float(z[a] - (0 if b is None else z[b]))
         for i in list(np.argsort(np.abs(g))[-10:]) + [0, 400, 783]:
             n = numerical_grad(margin, xx, (int(i),), eps=1e-5)
             assert abs(n - g[i]) <= 1e-9 + 1e-6 * max(abs(n), abs(g[i])), (a, b, i)
