@@ -476,3 +476,24 @@ def test_derived_data_is_bounded_in_bytes(monkeypatch):
         models.test_outputs(models.new_ref(MLP.init(hidden=64, seed=seed), "m"))
         assert cache.bytes <= cache.max_bytes
     assert 1 <= len(cache) <= 2
+
+
+def test_the_end_of_epoch_test_pass_is_sliced_and_gives_up_at_stop(monkeypatch):
+    """Stop is checked between slices of the test pass (a 4096-unit model's whole pass took 6 s here)."""
+    X = np.random.default_rng(1).integers(0, 256, (1000, 784), dtype=np.uint8)
+    y = np.arange(1000) % 10
+    model = MLP.init(hidden=8)
+    run = TrainingRunner(Config(hidden=8))
+    monkeypatch.setattr(budget, "eval_batch", lambda hidden: 100)
+    slices = []
+    predict = model.predict
+
+    def counting(inputs):
+        slices.append(len(inputs))
+        if len(slices) == 3:
+            run.stop()                                          # pressed while the third slice is computed
+        return predict(inputs)
+    assert run._test_accuracy(model, X, y) == model.accuracy(X, y)   # whole pass: same answer as one piece
+    monkeypatch.setattr(model, "predict", counting)
+    assert run._test_accuracy(model, X, y) is None
+    assert slices == [100, 100, 100]
