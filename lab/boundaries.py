@@ -104,9 +104,9 @@ def _number(text: str) -> float:
 
 LINEAR, NETWORK = "linear", "mlp"
 NAMES = {LINEAR: "Softmax regression", NETWORK: "MLP"}
-GRID = 101                    # grid points per axis for the decision regions
-TICK = 0.3                    # seconds between redraws while playing
-STEPS_PER_TICK = 25           # both toy models together take ~0.2 ms a step: a tick trains in ~5 ms
+GRID = 61                     # grid points per axis for the decision regions (smoothed when drawn)
+TICK = 0.5                    # seconds between redraws while playing: a redraw costs the browser ~0.1 s
+STEPS_PER_TICK = 50           # both toy models together take ~0.2 ms a step: a tick trains in ~10 ms
 HISTORY = 2000                # accuracy records kept (oldest thinned out)
 
 

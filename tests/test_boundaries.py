@@ -334,7 +334,7 @@ def served_app(tmp_path_factory):
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
-def test_in_chromium_play_raises_the_mlps_accuracy(served_app):
+def test_in_chromium_play_raises_the_mlps_accuracy(served_app, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
@@ -348,16 +348,25 @@ def test_in_chromium_play_raises_the_mlps_accuracy(served_app):
             def shown(metric) -> float:
                 return float(re.search(r"([\d.]+)%", metric.inner_text()).group(1)) / 100
 
+            def steps_shown() -> int:
+                counter = page.locator('[data-testid="stMetric"]').filter(has_text="SGD steps")
+                return int(re.search(r"SGD steps\s+([\d,]+)", counter.inner_text()).group(1).replace(",", ""))
+
             page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for()
             start = shown(mlp_metric)
             page.get_by_role("button", name="Play").click()
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120
             while shown(mlp_metric) < 0.9:
                 assert time.monotonic() < deadline, f"the MLP's accuracy stayed at {shown(mlp_metric):.1%}"
                 page.wait_for_timeout(300)
             assert start < 0.9 and shown(softmax_metric) <= 0.75
             page.get_by_role("button", name="Pause").click()
-            page.get_by_role("button", name="Play").wait_for()
+            page.get_by_role("button", name="Play").wait_for(timeout=120_000)   # slow when the machine is busy
+            paused_at = steps_shown()
+            page.wait_for_timeout(2 * boundaries.TICK * 1000)
+            assert steps_shown() == paused_at > 0
             assert "hidden=8" in page.url and "data=xor" in page.url
+            page.screenshot(path=str(tmp_path / "boundaries.png"), full_page=True)
+            print(f"\nscreenshot: {tmp_path / 'boundaries.png'}")
         finally:
             browser.close()
