@@ -105,8 +105,8 @@ def _number(text: str) -> float:
 LINEAR, NETWORK = "linear", "mlp"
 NAMES = {LINEAR: "Softmax regression", NETWORK: "MLP"}
 GRID = 61                     # grid points per axis for the decision regions (smoothed when drawn)
-TICK = 0.5                    # seconds between redraws while playing: a redraw costs the browser ~0.1 s
-STEPS_PER_TICK = 50           # both toy models together take ~0.2 ms a step: a tick trains in ~10 ms
+TICK = 0.8                    # seconds between redraws while playing: each redraw costs the browser too
+STEPS_PER_TICK = 80           # both toy models together take ~0.2 ms a step: a tick trains in ~16 ms
 HISTORY = 2000                # accuracy records kept (oldest thinned out)
 
 

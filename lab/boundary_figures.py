@@ -23,7 +23,7 @@ def regions(axis: np.ndarray, prob: np.ndarray, X: np.ndarray, y: np.ndarray, ti
     """
     # float32 halves what is sent on every redraw while playing
     data = [dict(type="heatmap", x=np.asarray(axis, np.float32), y=np.asarray(axis, np.float32),
-                 z=np.asarray(prob, np.float32), zmin=0, zmax=1, zsmooth="best", colorscale=REGION_SCALE,
+                 z=np.asarray(prob, np.float32), zmin=0, zmax=1, colorscale=REGION_SCALE,
                  showscale=False, hovertemplate="x %{x:.2f}, y %{y:.2f}<br>p(orange) %{z:.2f}<extra></extra>")]
     if lines:
         xs, ys = [], []
