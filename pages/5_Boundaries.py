@@ -18,14 +18,14 @@ st.markdown(
 
 boundary_state.prepare(st.query_params)
 with st.container(border=True):
-    data, noise, points, seed = st.columns([1.6, 1, 1, 0.7], gap="medium")
+    data, noise, points, seed = st.columns([2.1, 1, 1, 0.7], gap="medium")
     data.radio("Data", list(toy.MAKERS), format_func=toy.NAMES.get, horizontal=True,
                key=boundary_state.widget_key("data"))
     noise.slider("Noise", *boundaries.LIMITS["noise"], step=0.05, key=boundary_state.widget_key("noise"))
     points.slider("Points", *boundaries.LIMITS["points"], step=20, key=boundary_state.widget_key("points"))
     seed.number_input("Seed", *boundaries.LIMITS["seed"], step=1, key=boundary_state.widget_key("seed"),
                       help="Chooses the points and the initial weights.")
-    hidden, lr, controls = st.columns([1.6, 1, 1.7], gap="medium", vertical_alignment="bottom")
+    hidden, lr, controls = st.columns([2.1, 1, 1.7], gap="medium", vertical_alignment="bottom")
     hidden.slider("Hidden units of the MLP", *boundaries.LIMITS["hidden"], key=boundary_state.widget_key("hidden"),
                   help="Softmax regression has none.")
     lr.select_slider("Learning rate η", boundaries.LEARNING_RATES, format_func="{:g}".format,
@@ -65,7 +65,8 @@ def live() -> None:
     axis = side.axis()
     linear_column, mlp_column = st.columns(2, gap="large")
     with linear_column:
-        st.metric("Softmax regression · training accuracy", f"{record.linear:.1%}", border=True)
+        st.metric("Softmax regression · training accuracy", f"{record.linear:.1%}", "no hidden layer",
+                  delta_color="off", delta_arrow="off", border=True)
         st.plotly_chart(boundary_figures.regions(axis, side.regions(boundaries.LINEAR), side.X, side.y,
                                                  "Softmax regression: one straight border"),
                         config=PLOT, key="bd_linear_regions")
@@ -76,9 +77,9 @@ def live() -> None:
         st.plotly_chart(boundary_figures.regions(axis, side.regions(boundaries.NETWORK), side.X, side.y,
                                                  "MLP: a border that bends", lines),
                         config=PLOT, key="bd_mlp_regions")
-    counter, race = st.columns([1, 4], gap="large", vertical_alignment="center")
+    counter, race = st.columns([1.2, 4], gap="large", vertical_alignment="center")
     counter.metric("SGD steps", f"{side.steps:,}", help="Full batch: every step sees every point.")
-    counter.toggle("Hidden units' lines", key=boundary_state.SHOW_LINES,
+    counter.toggle("Unit lines", key=boundary_state.SHOW_LINES,
                    help="Dotted: where each hidden unit of the MLP switches on (a1_j = 0).")
     race.plotly_chart(boundary_figures.accuracy_race([r.steps for r in side.history],
                                                      [r.linear for r in side.history],

@@ -305,6 +305,13 @@ def test_the_page_compares_the_models_on_mnist():
 CHROMIUM = "/usr/bin/chromium"
 
 
+def healthy(url: str) -> bool:
+    try:
+        return urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok"
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def served_app(tmp_path_factory):
     """`streamlit run app.py` on a free port of 127.0.0.1; yields its URL."""
@@ -316,16 +323,11 @@ def served_app(tmp_path_factory):
         process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.address",
                                     "127.0.0.1", "--server.port", str(port), "--server.headless", "true"],
                                    cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url, started = f"http://127.0.0.1:{port}", time.monotonic()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.3)
+        while not healthy(url):
+            assert process.poll() is None and time.monotonic() - started < 60, log_path.read_text()
+            time.sleep(0.3)
         yield url
         assert "Traceback" not in log_path.read_text(), log_path.read_text()
     finally:
@@ -340,7 +342,7 @@ def test_in_chromium_play_raises_the_mlps_accuracy(served_app, tmp_path):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
-            page.set_default_timeout(60_000)
+            page.set_default_timeout(120_000)   # generous: the browser shares two cores with the server
             page.goto(f"{served_app}/Boundaries?data=xor&hidden=8&lr=1&seed=2")
             mlp_metric = page.locator('[data-testid="stMetric"]').filter(has_text="MLP (8 hidden)")
             softmax_metric = page.locator('[data-testid="stMetric"]').filter(has_text="Softmax regression · training")
