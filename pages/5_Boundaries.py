@@ -41,11 +41,18 @@ with controls:
     step_clicked = step.button("Step", key="bd_step", disabled=playing, width="stretch",
                                help=f"{boundaries.STEPS_PER_TICK} SGD steps")
     reset.button("Reset", key="bd_reset", on_click=boundary_state.reset, width="stretch",
-                 help="New initial weights, same points")
+                 help="Back to step 0: the same points and initial weights")
 for note in boundary_state.link_notes(settings):
     st.warning(note, icon=":material/link_off:")
-if step_clicked:
-    boundary_state.side(settings).train(boundaries.STEPS_PER_TICK, settings.lr)
+
+
+def diverged_note(models: list[str]) -> str:
+    return (f"{' and '.join(models)} diverged at η = {settings.lr:g}: the weights stopped being finite, so they "
+            "were put back and training paused. Choose a smaller η.")
+
+
+if step_clicked and (diverged := boundary_state.side(settings).train(boundaries.STEPS_PER_TICK, settings.lr)):
+    boundary_state.pause(diverged_note(diverged))
 
 
 def live() -> None:
@@ -54,10 +61,8 @@ def live() -> None:
     if boundary_state.playing():
         diverged = side.train(boundaries.STEPS_PER_TICK, settings.lr)
         if diverged or boundary_state.should_pause(side.steps):
-            boundary_state.pause(
-                f"{' and '.join(diverged)} diverged at η = {settings.lr:g}: the weights stopped being finite, "
-                "so they were put back and training paused. Choose a smaller η." if diverged else
-                f"Paused after {boundary_state.PLAY_CHUNK:,} steps; press Play to go on.")
+            boundary_state.pause(diverged_note(diverged) if diverged else
+                                 f"Paused after {boundary_state.PLAY_CHUNK:,} steps; press Play to go on.")
             st.rerun(scope="app")
     if boundary_state.notice():
         st.info(boundary_state.notice())
@@ -112,7 +117,6 @@ with explain_mlp:
 
 st.divider()
 st.subheader("On real digits")
-comparison = None
 with st.spinner("Training softmax regression and the MLP on MNIST (once per server, a few seconds)…"):
     comparison = boundaries.mnist_comparison()
 if comparison is None:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import blas, boundaries, mnist, toy
+from lab import blas, boundaries, boundary_state, mnist, toy
 from lab.boundaries import LINEAR, NETWORK, Settings, SideBySide
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,6 +235,18 @@ def test_play_trains_both_models_and_pause_stops():
     assert steps(at) == paused_at + boundaries.STEPS_PER_TICK
     at.button(key="bd_reset").click().run()
     assert steps(at) == 0
+
+
+def test_play_stops_by_itself_after_a_chunk_of_steps(monkeypatch):
+    monkeypatch.setattr(boundary_state, "PLAY_CHUNK", 2 * boundaries.STEPS_PER_TICK)
+    at = open_page()
+    at.button(key="bd_play").click().run()
+    at.run()
+    assert at.button(key="bd_play").label == "Play"
+    assert steps(at) == 2 * boundaries.STEPS_PER_TICK
+    assert any("press Play to go on" in i.value for i in at.info)
+    at.run()
+    assert steps(at) == 2 * boundaries.STEPS_PER_TICK
 
 
 def test_changing_settings_redraws_and_updates_the_link():
