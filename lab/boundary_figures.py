@@ -7,24 +7,24 @@ import plotly.graph_objects as go
 from . import figures   # noqa: F401  (imports pandas whole before any figure; see lab/figures.py)
 
 CLASS_COLORS = ("#2f6db5", "#e4572e")            # class 0 blue, class 1 orange, as the points
-# Light tints of the class colours for the regions, white where the model is undecided, and a
-# dark band at p = 0.5 that draws the border (a contour trace would cost the browser far more).
-REGION_SCALE = [[0.0, "#a9c8ee"], [0.485, "#f4f7fb"], [0.49, "#333333"], [0.51, "#333333"],
-                [0.515, "#fbf3f0"], [1.0, "#f6b9a5"]]
+# Light tints of the class colours for the regions, white where the model is undecided.
+REGION_SCALE = [[0.0, "#a9c8ee"], [0.5, "#ffffff"], [1.0, "#f6b9a5"]]
 LINEAR_COLOR, MLP_COLOR = "#7f8c9d", "#e4572e"
 
 
 def regions(axis: np.ndarray, prob: np.ndarray, X: np.ndarray, y: np.ndarray, title: str,
             lines=None, height: int = 380) -> go.Figure:
-    """Decision regions: p(class 1) over the grid as a heatmap (dark where p = 0.5), the points on top.
+    """Decision regions: p(class 1) over the grid as a heatmap, the border p = 0.5, the points on top.
 
     axis (G,) grid coordinates; prob (G,G) with row i at y = axis[i]; X (N,2), y (N,) in {0,1};
     lines: optional segments ((x0,y0),(x1,y1)) or None per hidden unit, drawn dashed.
     """
     # float32 halves what is sent on every redraw while playing
-    data = [dict(type="heatmap", x=np.asarray(axis, np.float32), y=np.asarray(axis, np.float32),
-                 z=np.asarray(prob, np.float32), zmin=0, zmax=1, colorscale=REGION_SCALE,
-                 showscale=False, hovertemplate="x %{x:.2f}, y %{y:.2f}<br>p(orange) %{z:.2f}<extra></extra>")]
+    axis, prob = np.asarray(axis, np.float32), np.asarray(prob, np.float32)
+    data = [dict(type="heatmap", x=axis, y=axis, z=prob, zmin=0, zmax=1, zsmooth="best", colorscale=REGION_SCALE,
+                 showscale=False, hovertemplate="x %{x:.2f}, y %{y:.2f}<br>p(orange) %{z:.2f}<extra></extra>"),
+            dict(type="contour", x=axis, y=axis, z=prob, showscale=False, hoverinfo="skip", name="border",
+                 contours=dict(start=0.5, end=0.5, size=1, coloring="none"), line=dict(color="#222", width=2))]
     if lines:
         xs, ys = [], []
         for segment in lines:

@@ -209,6 +209,9 @@ def test_the_page_shows_both_models_regions_with_the_points_on_top():
         traces = region_traces(specs[key])
         [heatmap] = traces["heatmap"]
         assert values(heatmap["z"]).shape == (boundaries.GRID, boundaries.GRID)
+        [border] = traces["contour"]
+        assert border["contours"]["start"] == border["contours"]["end"] == 0.5
+        np.testing.assert_array_equal(values(border["z"]), values(heatmap["z"]))
         assert len(shown_points(specs[key])) == 400
         assert [t["type"] for t in specs[key]["data"]][-1] == "scatter"    # points drawn last, on top
     assert steps(at) == 0
