@@ -6,7 +6,7 @@ hidden ReLU units each switch on along their own line a1_j = 0, and the output a
 bent pieces, so its border can turn at every such line.
 
 Both models are driven only through the engine's interface (`forward`, `backward`, `step`,
-`predict_proba`, `accuracy`, `params`); nothing here repeats their equations.
+`predict_proba`, `accuracy`, `params`, `is_finite`); nothing here repeats their equations.
 """
 from __future__ import annotations
 
@@ -115,10 +115,6 @@ def sgd_step(model, X: np.ndarray, y: np.ndarray, lr: float) -> None:
     model.step(model.backward(X, y, model.forward(X)), lr)
 
 
-def is_finite(model) -> bool:
-    return all(np.isfinite(theta).all() for theta in model.params().values())
-
-
 class Record(NamedTuple):
     steps: int
     linear: float     # training accuracy of softmax regression
@@ -152,7 +148,7 @@ class SideBySide:
             with np.errstate(over="ignore", invalid="ignore"):   # overflow is caught just below
                 for _ in range(steps):
                     sgd_step(model, self.X, self.y, lr)
-            if not is_finite(model):
+            if not model.is_finite():
                 for key, theta in model.params().items():
                     theta[...] = before[key]
                 diverged.append(NAMES[name])
