@@ -52,6 +52,10 @@ def commit(settings: Settings, query) -> None:
             query[key] = value
 
 
+def show_lines() -> bool:
+    return bool(st.session_state.get(SHOW_LINES, True))
+
+
 def link_notes(settings: Settings) -> list[str]:
     """Notes about ignored link values, until the user changes the settings the link gave."""
     return st.session_state[NOTES] if settings == st.session_state.get(LINKED) else []

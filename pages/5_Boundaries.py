@@ -42,6 +42,8 @@ with controls:
                                help=f"{boundaries.STEPS_PER_TICK} SGD steps")
     reset.button("Reset", key="bd_reset", on_click=boundary_state.reset, width="stretch",
                  help="Back to step 0: the same points and initial weights")
+    st.toggle("Hidden units' lines", key=boundary_state.SHOW_LINES,
+              help="Dotted on the MLP's plot: where each hidden unit j switches on (a1_j = 0).")
 for note in boundary_state.link_notes(settings):
     st.warning(note, icon=":material/link_off:")
 
@@ -78,14 +80,12 @@ def live() -> None:
     with mlp_column:
         st.metric(f"MLP ({settings.hidden} hidden) · training accuracy", f"{record.mlp:.1%}",
                   f"{record.mlp - record.linear:+.1%} vs softmax regression", delta_arrow="off", border=True)
-        lines = side.unit_lines() if st.session_state[boundary_state.SHOW_LINES] else None
+        lines = side.unit_lines() if boundary_state.show_lines() else None
         st.plotly_chart(boundary_figures.regions(axis, side.regions(boundaries.NETWORK), side.X, side.y,
                                                  "MLP: a border that bends", lines),
                         config=PLOT, key="bd_mlp_regions")
     counter, race = st.columns([1.2, 4], gap="large", vertical_alignment="center")
     counter.metric("SGD steps", f"{side.steps:,}", help="Full batch: every step sees every point.")
-    counter.toggle("Unit lines", key=boundary_state.SHOW_LINES,
-                   help="Dotted: where each hidden unit of the MLP switches on (a1_j = 0).")
     race.plotly_chart(boundary_figures.accuracy_race([r.steps for r in side.history],
                                                      [r.linear for r in side.history],
                                                      [r.mlp for r in side.history]),

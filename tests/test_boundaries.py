@@ -260,6 +260,8 @@ def test_changing_settings_redraws_and_updates_the_link():
     assert at.query_params["hidden"] == "3"
     lines = [t for t in charts(at)["bd_mlp_regions"]["data"] if t.get("name") == "hidden units"]
     assert len(lines) == 1 and 1 <= lines[0]["x"].count(None) <= 3         # one segment per unit in view
+    at.toggle(key=boundary_state.SHOW_LINES).set_value(False).run()
+    assert not [t for t in charts(at)["bd_mlp_regions"]["data"] if t.get("name") == "hidden units"]
     at.radio(key="bd_data").set_value("circles").run()
     at.slider(key="bd_points").set_value(200).run()
     after = charts(at)["bd_mlp_regions"]
