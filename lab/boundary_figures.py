@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from . import figures   # noqa: F401  (imports pandas whole before any figure; see lab/figures.py)
+from . import figures  # noqa: F401  (imports pandas whole before any figure; see lab/figures.py)
 
 CLASS_COLORS = ("#2f6db5", "#e4572e")            # class 0 blue, class 1 orange, as the points
 # Light tints of the class colours for the regions, white where the model is undecided.

@@ -7,8 +7,9 @@ session); after that the widgets lead and the link follows them.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, replace
-from typing import Any, Mapping
+from typing import Any
 
 import streamlit as st
 

@@ -7,7 +7,7 @@ units as the coordinates, so 0.1 moves a point by about a twentieth of the plot'
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
