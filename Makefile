@@ -20,11 +20,11 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 mnist: $(VENV)/.runtime
-	$(BIN)/python -m mlp.data
+	$(BIN)/python -m mlp.fetch
 
 # The app works without MNIST (Draw uses the shipped weights), so a failed fetch only warns.
 run: $(VENV)/.runtime
-	@$(BIN)/python -m mlp.data || echo "warning: MNIST could not be fetched; Draw works, training needs it"
+	@$(BIN)/python -m mlp.fetch || echo "warning: MNIST could not be fetched; Draw works, training needs it"
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 

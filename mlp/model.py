@@ -55,10 +55,6 @@ class Grads(NamedTuple):
     da1: np.ndarray  # (N,h)
 
 
-def relu(a: np.ndarray) -> np.ndarray:
-    return np.maximum(a, 0)
-
-
 def affine(X: np.ndarray, W: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """X W + b: (N,d) (d,k) (k,) → (N,k), into `out` if given."""
     out = np.matmul(X, W, out=out)
@@ -84,20 +80,16 @@ def cross_entropy(p: np.ndarray, y: np.ndarray) -> float:
     The tiny floor keeps a confidently wrong prediction at a large finite
     loss instead of inf.
     """
-    y = np.asarray(y)
-    picked = p[np.arange(len(y)), y]
-    return float(-np.mean(np.log(np.maximum(picked, np.finfo(p.dtype).tiny))))
+    N = len(y)
+    picked = p[np.arange(N), y]
+    return float(-np.log(np.maximum(picked, np.finfo(p.dtype).tiny)).sum() / N)
 
 
 def output_delta(p: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """δz = (P − Y)/N (N,C) for probabilities p (N,C) and labels y (N,), into `out` if given."""
-    y = np.asarray(y)
     N = len(y)
-    if out is None:
-        dz = p.copy()
-    else:
-        dz = out
-        dz[...] = p
+    dz = np.empty_like(p) if out is None else out
+    np.copyto(dz, p)
     dz[np.arange(N), y] -= 1          # P - Y without building Y
     dz /= N
     return dz
@@ -106,9 +98,9 @@ def output_delta(p: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) ->
 class Classifier:
     """What the MLP and softmax regression share beyond the equations.
 
-    A subclass defines `params()` (first array (d,…), last (C,)), `forward(X)`
-    returning something with `.p` (N,C), and a constructor taking the
-    parameters in the order of `params()` plus `meta`.
+    A subclass defines `params()` (first array (d,…), last (C,)), `dtype`,
+    `forward(X)` returning something with `.p` (N,C), and a constructor taking
+    the parameters in the order of `params()` plus `meta`.
     """
     meta: dict
 
@@ -117,10 +109,6 @@ class Classifier:
 
     def forward(self, X: np.ndarray):
         raise NotImplementedError
-
-    @property
-    def dtype(self):
-        return next(iter(self.params().values())).dtype
 
     @property
     def inputs(self) -> int:
@@ -185,7 +173,8 @@ class MLP(Classifier):
     # -- the equations -------------------------------------------------------
 
     def forward(self, X: np.ndarray, out: Cache | None = None) -> Cache:
-        """X (N,d) → Cache(a1, h, z, p); written into `out` if given (arrays of the Cache's shapes)."""
+        """X (N,d) → Cache(a1, h, z, p); written into `out` if given (arrays of the Cache's
+        shapes, possibly shared as `buffers(N, overwrite=True)` shares them)."""
         X = np.asarray(X, dtype=self.dtype)
         a1, h, z, p = out if out is not None else (None,) * 4
         a1 = affine(X, self.W1, self.b1, out=a1)   # a1 = X W1 + b1     (N,h)
@@ -249,14 +238,25 @@ class MLP(Classifier):
         da1 = self.backprop(X, cache, dz).da1
         return (da1 @ self.W1.T)[0]                      # δx = δa1 W1ᵀ         (d,)
 
-    def buffers(self, N: int) -> tuple[Cache, Grads]:
-        """Empty arrays for `forward(out=)` and `backward(out=)` on N rows, in the model's dtype."""
+    def buffers(self, N: int, overwrite: bool = False) -> tuple[Cache, Grads]:
+        """Empty arrays for `forward(out=)` and `backward(out=)` on N rows, in the model's dtype.
+
+        overwrite=True lets h share a1's array, p share z's and δa1 share δh's: each is
+        computed from the one it overwrites, and backward needs only p and 1[a1 > 0],
+        which is 1[h > 0].  For callers that keep nothing else (the trainer).
+        """
         d, h, C = self.inputs, self.hidden, self.classes
         empty = lambda *shape: np.empty(shape, self.dtype)  # noqa: E731
-        return (Cache(empty(N, h), empty(N, h), empty(N, C), empty(N, C)),
-                Grads(empty(d, h), empty(h), empty(h, C), empty(C), empty(N, C), empty(N, h), empty(N, h)))
+        a1, z, dh = empty(N, h), empty(N, C), empty(N, h)
+        cache = Cache(a1, a1, z, z) if overwrite else Cache(a1, empty(N, h), z, empty(N, C))
+        da1 = dh if overwrite else empty(N, h)
+        return cache, Grads(empty(d, h), empty(h), empty(h, C), empty(C), empty(N, C), dh, da1)
 
     # -- conveniences --------------------------------------------------------
+
+    @property
+    def dtype(self):
+        return self.W1.dtype
 
     @property
     def hidden(self) -> int:
@@ -325,17 +325,33 @@ class SoftmaxRegression(Classifier):
     def backward(self, X: np.ndarray, y: np.ndarray, cache: SoftmaxCache,
                  out: SoftmaxGrads | None = None) -> SoftmaxGrads:
         """Gradients of the mean cross-entropy for labels y (N,) given cache = forward(X)."""
+        dz = output_delta(cache.p, y, out=None if out is None else out.dz)   # δz = (P - Y)/N
+        return self.backprop(X, cache, dz, out)
+
+    def backprop(self, X: np.ndarray, cache: SoftmaxCache, dz: np.ndarray,
+                 out: SoftmaxGrads | None = None) -> SoftmaxGrads:
+        """The backward pass from any δz (N,C), as MLP.backprop."""
         X = np.asarray(X, dtype=self.dtype)
-        gW, gb, dz = out if out is not None else (None,) * 3
-        dz = output_delta(cache.p, y, out=dz)      # δz = (P - Y)/N     (N,C)
+        gW, gb, _ = out if out is not None else (None,) * 3
         gW = np.matmul(X.T, dz, out=gW)            # ∇W = Xᵀ δz         (d,C)
         gb = np.sum(dz, axis=0, out=gb)            # ∇b = Σᵢ δz         (C,)
         return SoftmaxGrads(gW, gb, dz)
+
+    def buffers(self, N: int, overwrite: bool = False) -> tuple[SoftmaxCache, SoftmaxGrads]:
+        """Empty arrays for `forward(out=)` and `backward(out=)` on N rows; overwrite=True lets p share z's."""
+        d, C = self.inputs, self.classes
+        z = np.empty((N, C), self.dtype)
+        cache = SoftmaxCache(z, z if overwrite else np.empty_like(z))
+        return cache, SoftmaxGrads(np.empty((d, C), self.dtype), np.empty(C, self.dtype), np.empty_like(z))
 
     def step(self, grads: SoftmaxGrads, lr: float) -> None:
         """SGD: θ ← θ - η ∇θ, in place."""
         self.W -= lr * grads.W
         self.b -= lr * grads.b
+
+    @property
+    def dtype(self):
+        return self.W.dtype
 
     def params(self) -> dict[str, np.ndarray]:
         return {"W": self.W, "b": self.b}

@@ -1,13 +1,15 @@
 """Minibatch SGD for the MLP, fast enough to watch: `python -m mlp.train`.
 
-Each minibatch runs the engine's own `MLP.forward`, `MLP.backward` and
-`MLP.step` (mlp/model.py); speed comes only from *how* memory is used:
+Each minibatch runs the engine's own `MLP.forward` and the two halves of
+`MLP.backward` (mlp/model.py); speed comes only from *how* memory is used:
 
 - the data stay uint8; each batch is converted to floats into one buffer,
 - the epoch's order is shuffled once; each batch gathers its rows from it
   into a contiguous buffer (cheaper than copying the whole epoch first),
 - every intermediate (a1, h, z, p, δz, δh, δa1) and gradient lives in a
   buffer allocated once (`forward(out=)`, `backward(out=)`),
+- η is folded into δz, so every ∇θ already carries the step size and the
+  update is one in-place subtraction,
 - no one-hot matrix: "P - Y" is "subtract 1 at the true class".
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .model import INPUTS, MLP, Cache, Grads, cross_entropy
+from .model import INPUTS, MLP, Classifier, cross_entropy, output_delta
 
 
 class Diverged(RuntimeError):
@@ -79,13 +81,13 @@ class StepResult(NamedTuple):
 
 
 class Trainer:
-    """Trains `model` in place on X (N,d) — uint8 pixels 0..255 or floats — and y (N,) labels,
-    one minibatch at a time.
+    """Trains `model` (an MLP, or a SoftmaxRegression) in place on X (N,d) — uint8 pixels 0..255
+    or floats — and y (N,) labels, one minibatch at a time.
 
     `train_batch()` is the unit a live UI can pause between; `train()` runs whole epochs.
     """
 
-    def __init__(self, model: MLP, X: np.ndarray, y: np.ndarray, config: Config):
+    def __init__(self, model: Classifier, X: np.ndarray, y: np.ndarray, config: Config):
         config.validate()
         X, y = np.asarray(X), np.asarray(y)
         d, C = model.inputs, model.classes
@@ -93,8 +95,9 @@ class Trainer:
             raise ValueError(f"need X (N,{d}) and y (N,) for this model, got {X.shape} and {y.shape}")
         if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= C:
             raise ValueError(f"labels y must be integers in 0..{C - 1}")
-        if model.hidden != config.hidden:
-            raise ValueError(f"model has {model.hidden} hidden units, config says {config.hidden}")
+        hidden = getattr(model, "hidden", config.hidden)   # softmax regression has no hidden layer
+        if hidden != config.hidden:
+            raise ValueError(f"model has {hidden} hidden units, config says {config.hidden}")
         if config.augment and d != INPUTS:
             raise ValueError(f"augmentation works on 28×28 images ({INPUTS} inputs); this model has {d}")
         self.model, self.config = model, config
@@ -112,7 +115,7 @@ class Trainer:
         # Per-step buffers, sized for a full batch; the last batch of an epoch uses their first rows.
         self._x = np.empty((B, d), model.dtype)
         self._xb = np.empty((B, d), X.dtype)
-        self._cache, self._grads = model.buffers(B)
+        self._views = {B: model.buffers(B, overwrite=True)}   # rows in the batch → (cache, grads) buffers
         self._velocity = {k: np.zeros_like(v) for k, v in model.params().items()} if config.momentum else None
         self._augment = None
         if config.augment:
@@ -172,28 +175,39 @@ class Trainer:
 
     def _sgd_step(self, X: np.ndarray, y: np.ndarray) -> float:
         m, N = self.model, len(y)
-        cache = m.forward(X, out=Cache(*(a[:N] for a in self._cache)))
+        cache_out, grads_out = self._buffers(N)
+        cache = m.forward(X, out=cache_out)
         loss = cross_entropy(cache.p, y)
         if not math.isfinite(loss):
             raise Diverged(f"the loss is not finite ({loss}) at epoch {self.epoch + 1}, batch {self.batch + 1}")
-        grads = m.backward(X, y, cache, out=self._grads._replace(
-            dz=self._grads.dz[:N], dh=self._grads.dh[:N], da1=self._grads.da1[:N]))
-        # A NaN or inf in δa1 shows in ∇b1 = Σᵢ δa1 (128 numbers) as surely as in
-        # ∇W1 = Xᵀ δa1 (100 352 numbers, 4% of the step to sum), X being finite.
-        if not (np.isfinite(grads.b1.sum()) and np.isfinite(grads.W2.sum())):
+        # backward() is output_delta then backprop; splitting them lets η join δz (N,C) once,
+        # so every ∇ comes out as η∇ (backprop is linear in δz) and the update below is a
+        # subtraction, where scaling ∇W1 would cost a pass over d·h numbers per step.
+        dz = output_delta(cache.p, y, out=grads_out.dz)   # δz = (P - Y)/N
+        dz *= self.lr                                     # η δz
+        grads = m.backprop(X, cache, dz, out=grads_out)   # η∇θ for every θ
+        # The first parameter's gradient (∇W1 = Xᵀ δa1: 100 352 numbers, 4% of the step to sum)
+        # is finite when its bias's is (∇b1 = Σᵢ δa1: 128 numbers), X being finite.
+        if not all(np.isfinite(g.sum()) for g in grads[1:len(self.model.params())]):
             raise Diverged(f"the gradients are not finite at epoch {self.epoch + 1}, batch {self.batch + 1}")
         self._update(grads)
         return loss
 
-    def _update(self, grads: Grads) -> None:
-        """θ ← θ - η∇θ, with optional L2 and momentum."""
+    def _buffers(self, N: int) -> tuple:
+        """The per-step buffers for a batch of N rows: all of them, or their first N rows for the short last batch."""
+        if N not in self._views:
+            cache, grads = self._views[len(self._x)]
+            params = len(self.model.params())   # grads: the parameters' gradients, then per-row arrays
+            self._views[N] = (type(cache)(*(a[:N] for a in cache)),
+                              type(grads)(*grads[:params], *(a[:N] for a in grads[params:])))
+        return self._views[N]
+
+    def _update(self, grads) -> None:
+        """θ ← θ - η∇θ (η already in `grads`), with optional L2 and momentum."""
         cfg = self.config
-        if not cfg.l2 and self._velocity is None:
-            self.model.step(grads, self.lr)
-            return
         for name, theta in self.model.params().items():
-            step = np.multiply(getattr(grads, name), self.lr, out=getattr(grads, name))   # η∇θ
-            if cfg.l2 and name in ("W1", "W2"):
+            step = getattr(grads, name)
+            if cfg.l2 and theta.ndim == 2:   # weights, not biases
                 step += (self.lr * cfg.l2) * theta
             if self._velocity is not None:
                 v = self._velocity[name]
@@ -244,7 +258,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     from tqdm import tqdm
 
-    from . import data, weights
+    from . import idx, weights
 
     args = parse_args(argv)
     config = Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
@@ -254,8 +268,8 @@ def main(argv=None) -> int:
         config.validate()
     except ValueError as e:
         raise SystemExit(f"error: {e}")
-    X, y = data.load_mnist("train")
-    X_test, y_test = data.load_mnist("test")
+    X, y = idx.load_mnist("train")
+    X_test, y_test = idx.load_mnist("test")
     model = MLP.init(hidden=config.hidden, seed=config.seed)
     trainer = Trainer(model, X, y, config)
     bar = tqdm(total=config.epochs * trainer.steps_per_epoch, unit="batch", dynamic_ncols=True)

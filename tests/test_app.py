@@ -30,7 +30,7 @@ from mlp.train import Config
 APP = "../app.py"
 PAGES = ["pages/1_Train.py", "pages/2_Hidden_units.py", "pages/3_Backprop.py", "pages/4_Evaluate.py"]
 TIMEOUT = 60
-needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
+needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.fetch`)")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -153,9 +153,9 @@ def no_mnist(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def local_mirror(tmp_path_factory):
     """An MNIST mirror on 127.0.0.1 serving NAME.gz of the real files, like the public mirrors."""
-    source = mnist.data.data_dir()
+    source = mnist.idx.data_dir()
     folder = tmp_path_factory.mktemp("mirror")
-    for name in mnist.data.SHA256:
+    for name in mnist.idx.SHA256:
         with open(source / name, "rb") as raw, gzip.open(folder / f"{name}.gz", "wb", compresslevel=1) as packed:
             shutil.copyfileobj(raw, packed)
     quiet = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *args: None})
@@ -434,7 +434,7 @@ def test_first_training_fetches_mnist_then_trains(app, local_mirror, no_mnist, m
 def test_training_without_mnist_says_why_and_offers_to_fetch_again(app, no_mnist, monkeypatch):
     def offline(progress=None):
         progress(0.25, "t10k-images-idx3-ubyte")
-        raise mnist.data.MnistError("cannot reach any MNIST mirror")
+        raise mnist.idx.MnistError("cannot reach any MNIST mirror")
     monkeypatch.setattr(mnist, "fetch", offline)
     app.switch_page("pages/1_Train.py").run()
     click(app, "Start")
@@ -564,7 +564,7 @@ def test_runner_divergence_keeps_last_good_finite_weights():
 
 def test_runner_reports_a_data_failure():
     def missing(progress):
-        raise mnist.data.MnistError("no MNIST here")
+        raise mnist.idx.MnistError("no MNIST here")
     run = start_runner(missing)
     assert run.join(5)
     assert run.status().phase == runner_module.FAILED and "no MNIST here" in run.status().message

@@ -31,7 +31,7 @@ PROMPT = "Draw a digit from 0 to 9"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
 sync_api = pytest.importorskip("playwright.sync_api")
-needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
+needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.fetch`)")
 
 # Strokes in canvas pixels (280×280), drawn the way a person would.
 SEVEN = [[(75, 65), (205, 65), (185, 120), (155, 180), (130, 235)]]
