@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mlp import idx
 from mlp.model import MLP, SoftmaxRegression, as_inputs
 
 from . import mnist, toy
@@ -253,7 +254,7 @@ def mnist_comparison(seed: int = 0) -> MnistComparison | None:
         return None
     try:
         X, y = mnist.load("train")
-    except (OSError, mnist.data.MnistError):
+    except (OSError, idx.MnistError):
         return None
     linear = SoftmaxRegression.init(seed=seed, inputs=784, classes=10)
     network = MLP.init(hidden=MNIST_HIDDEN, seed=seed)
