@@ -67,13 +67,14 @@ def side(settings: Settings) -> SideBySide:
     current = st.session_state.get(SIDE)
     if current is None or current.problem != settings.problem():
         current = st.session_state[SIDE] = SideBySide(settings)
+        st.session_state[NOTICE] = None     # it was about the old models
     return current
 
 
 def reset() -> None:
     """On-click for Reset: fresh models on the same data, paused."""
     st.session_state.pop(SIDE, None)
-    st.session_state[PLAY_UNTIL] = None
+    pause()
 
 
 def playing() -> bool:
