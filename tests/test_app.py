@@ -34,7 +34,7 @@ def test_every_page_renders_without_errors(app, page):
     assert app.title, "every page has a title"
     assert "Shipped weights" in sidebar_text(app)
     assert [link.proto.label for link in app.sidebar.get("page_link")] == \
-        ["Draw", "Train", "Hidden units", "Backprop", "Evaluate"]
+        ["Draw", "Train", "Hidden units", "Backprop", "Evaluate", "Boundaries"]
 
 
 def test_widget_values_survive_a_page_switch(app):
