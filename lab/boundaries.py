@@ -21,7 +21,7 @@ import numpy as np
 from mlp import idx
 from mlp.model import MLP, SoftmaxRegression, as_inputs
 
-from . import mnist, toy
+from . import mnist, share, toy
 
 # -- settings, and the link that carries them ---------------------------------------------------
 
@@ -48,9 +48,15 @@ DEFAULTS = Settings()
 QUERY_KEYS = tuple(f.name for f in fields(Settings))
 
 
+QUERY_FIELDS = [share.Field("data", str, choices=tuple(toy.MAKERS)),
+                share.Field("noise", float, *LIMITS["noise"]), share.Field("points", int, *LIMITS["points"]),
+                share.Field("hidden", int, *LIMITS["hidden"]), share.Field("lr", float, choices=LEARNING_RATES),
+                share.Field("seed", int, *LIMITS["seed"])]
+
+
 def to_query(settings: Settings) -> dict[str, str]:
     """The settings as URL query parameters, e.g. {"data": "xor", "noise": "0.1", ...}."""
-    return {key: value if isinstance(value, str) else f"{value:g}" for key, value in asdict(settings).items()}
+    return share.encode(asdict(settings), QUERY_FIELDS)
 
 
 def from_query(params: Mapping[str, Any]) -> tuple[Settings, list[str]]:
@@ -59,47 +65,11 @@ def from_query(params: Mapping[str, Any]) -> tuple[Settings, list[str]]:
     Missing keys take their default silently; a value that cannot be used takes its default and
     is named in a note. Keys that are not settings are left alone (other pages may use them).
     """
-    chosen, notes = {}, []
-    for key in QUERY_KEYS:
-        if key not in params:
-            continue
-        raw = params[key]
-        raw = raw[-1] if isinstance(raw, (list, tuple)) and raw else raw
-        try:
-            chosen[key] = _parse(key, str(raw).strip())
-        except ValueError as problem:
-            notes.append(f"The link's {key}={str(raw)[:40]!r} was ignored ({problem}); "
-                         f"using {to_query(DEFAULTS)[key]}.")
-    return Settings(**chosen), notes
-
-
-def _parse(key: str, text: str) -> Any:
-    if key == "data":
-        if text.lower() not in toy.MAKERS:
-            raise ValueError(f"data sets are {', '.join(toy.MAKERS)}")
-        return text.lower()
-    if key == "lr":
-        value = _number(text)
-        for offered in LEARNING_RATES:
-            if math.isclose(value, offered, rel_tol=1e-6):
-                return offered
-        raise ValueError(f"η is one of {', '.join(f'{r:g}' for r in LEARNING_RATES)}")
-    low, high = LIMITS[key]
-    value = _number(text)
-    if key != "noise":
-        if value != int(value):
-            raise ValueError("not a whole number")
-        value = int(value)
-    if not low <= value <= high:
-        raise ValueError(f"must be between {low:g} and {high:g}")
-    return round(value, 2) if key == "noise" else value
-
-
-def _number(text: str) -> float:
-    value = float(text)          # ValueError for anything that is not a number
-    if not math.isfinite(value):
-        raise ValueError("not a finite number")
-    return value
+    chosen, notes = share.parse(params, QUERY_FIELDS)
+    if "noise" in chosen:
+        chosen["noise"] = round(chosen["noise"], 2)
+    defaults = to_query(DEFAULTS)
+    return Settings(**chosen), [f"{note}; using {defaults[note.split('=')[0]]}" for note in notes]
 
 
 # -- the two models on a toy set ------------------------------------------------------------------
