@@ -28,6 +28,7 @@ from streamlit.testing.v1 import AppTest
 from lab import backprop, budget, evaluate, figures, models, state, user_weights
 from lab.loss_history import LossHistory
 from lab.runner import TrainingRunner
+from lab.state import Key
 from mlp import weights
 from mlp.model import MLP
 from mlp.train import Config, Trainer
@@ -378,14 +379,14 @@ def test_a_run_too_big_for_a_shared_server_is_refused_with_the_reason():
 def test_the_train_page_refuses_an_over_budget_run_and_starts_none(monkeypatch):
     at = new_session()
     at.switch_page(TRAIN).run()
-    at.number_input(key=state.train_key("batch_size")).set_value(60_000)
-    at.number_input(key=state.train_key("hidden")).set_value(4096).run()
+    at.number_input(key=Key.train("batch_size")).set_value(60_000)
+    at.number_input(key=Key.train("hidden")).set_value(4096).run()
     [start] = [b for b in at.button if b.label == "Start"]
     start.click().run()
     assert not at.exception
     assert any("Cannot start: batch 60,000 × hidden 4,096 needs about" in e.value for e in at.error), \
         [e.value for e in at.error]
-    assert "runner" not in at.session_state or at.session_state["runner"] is None
+    assert Key.RUNNER not in at.session_state or at.session_state[Key.RUNNER] is None
 
 
 @pytest.mark.parametrize("batch, hidden, augment", [(1000, 1024, True), (4096, 256, False), (60_000, 16, False)])
