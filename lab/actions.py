@@ -10,7 +10,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from mlp import weights
 from mlp.model import MLP
 
-from . import draw, evaluate, mnist, models, my_digits, state, user_weights
+from . import browser, checkpoints, draw, evaluate, mnist, models, my_digits, state, train_view, user_weights
 from .runner import TrainingBusy, TrainingRunner
 from .state import Key, Notice
 
@@ -26,18 +26,50 @@ def start() -> None:
     current = state.runner()
     if current is not None and current.alive:
         return
-    config = state.train_config()
-    try:
-        config.validate()
+    _launch(state.train_config())
+
+
+@state.callback
+def continue_run() -> None:
+    """Continue a run shown again from its checkpoint, for the epochs it had left."""
+    current = state.runner()
+    if current is None or current.alive:
+        return
+    checkpoint = current.checkpoint()
+    if checkpoint is not None and checkpoint.epoch < checkpoint.config.epochs:
+        _launch(checkpoint.config, resume_from=checkpoint)
+
+
+def _launch(config, resume_from=None) -> None:
+    token = browser.token()
+    try:   # the constructor checks the settings and their budget
+        run = TrainingRunner(config, connected=session_connected(), step_delay=state.slow_motion(),
+                             on_checkpoint=lambda checkpoint: checkpoints.save(token, checkpoint),
+                             resume_from=resume_from)
     except ValueError as e:
         return state.set_notice(Notice("error", f"Cannot start: {e}."))
-    run = TrainingRunner(config, connected=session_connected())
     try:
         run.start()
     except TrainingBusy as e:
         return state.set_notice(Notice("warning", str(e)))
+    _retire(state.runner())
     state.set_runner(run)
     state.set_notice(None)
+
+
+def _retire(run: TrainingRunner | None) -> None:
+    """Keep a replaced run's curve to overlay on the next ones."""
+    if run is not None:
+        summary = train_view.summarise(run.config, run.status())
+        state.set_earlier_runs(train_view.remember(state.earlier_runs(), summary))
+
+
+@state.callback
+def set_slow_motion() -> None:
+    """On-change of Slow motion: it takes effect on the run at once, and on the next ones."""
+    state.keep(Key.SLOW_MOTION)
+    if state.runner() is not None:
+        state.runner().step_delay = state.slow_motion()
 
 
 def session_connected() -> Callable[[], bool] | None:
@@ -101,8 +133,10 @@ def stop() -> None:
 
 @state.callback
 def reset() -> None:
-    """Stop and forget the run (its weights too)."""
+    """Stop and forget the run (its weights and its checkpoint too; its curve stays as an earlier run)."""
     _steer("stop")
+    _retire(state.runner())
+    checkpoints.forget(browser.token())
     state.set_runner(None)
     state.set_notice(None)
     if state.model_source() == state.TRAINED:
@@ -123,14 +157,15 @@ def load_upload() -> None:
     uploaded = state.widget_value(Key.UPLOAD)
     if uploaded is None or state.upload_outcome(uploaded.file_id) is not None:
         return
+    name = models.plain(uploaded.name)   # a stranger's file name, shown as Markdown
     try:
         model = weights.load(uploaded.getvalue(), max_bytes=weights.MAX_BYTES)
     except weights.WeightsError as e:
-        return state.set_upload_outcome(uploaded.file_id, Notice("error", f"Could not load {uploaded.name}: {e}"))
+        return state.set_upload_outcome(uploaded.file_id, Notice("error", f"Could not load {name}: {e}"))
     state.set_own_model(models.new_ref(model, f"Loaded from {uploaded.name}", prefix="upload"))
     state.set_model_source(state.OWN)
     state.set_upload_outcome(uploaded.file_id, Notice(
-        "success", f"Loaded {uploaded.name} ({model.hidden} hidden units); it is now the model in use."))
+        "success", f"Loaded {name} ({model.hidden} hidden units); it is now the model in use."))
 
 
 def weights_to_save(run: TrainingRunner | None, fallback: models.ModelRef) -> tuple[MLP, dict]:
@@ -169,8 +204,7 @@ def save_to_folder() -> None:
         path = user_weights.save(model, state.widget_value(Key.SAVE_NAME) or "", **meta)
     except (user_weights.SaveError, weights.WeightsError) as e:
         return state.set_notice(Notice("error", str(e)), slot=state.WEIGHTS)
-    state.set_notice(Notice("success", f"Saved as {path.name} in the weights folder ({user_weights.folder()})."),
-                     slot=state.WEIGHTS)
+    state.set_notice(Notice("success", f"Saved as {path.name} in the weights folder."), slot=state.WEIGHTS)
 
 
 @state.callback

@@ -125,8 +125,9 @@ def _readings(digits: md.DigitSet) -> None:
 def _file(digits: md.DigitSet) -> None:
     st.subheader("Keep it")
     save, load = st.columns(2, gap="large")
-    save.download_button(f"Download the set ({_count(len(digits), 'drawing')})", data=md.to_bytes(digits) if len(digits) else b"",
-                         file_name=FILE_NAME, mime="application/octet-stream", icon=":material/download:",
+    save.download_button(f"Download the set ({_count(len(digits), 'drawing')})",
+                         data=md.to_bytes(digits) if len(digits) else b"", file_name=FILE_NAME,
+                         mime="application/octet-stream", icon=":material/download:",
                          disabled=not len(digits), on_click="ignore", key="my_digits_download")
     save.caption("A plain .npz: x (n,784) inputs in [0,1], y (n,) digits, and the canvas strokes.")
     undo, empty = save.columns(2)

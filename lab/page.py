@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import blas, models, sidebar, state
+from . import blas, models, sidebar, state, train_session
 
 PLOT = {"displayModeBar": False}   # every plotly chart's config: no toolbar over small figures
 NO_MODEL = "No model to use: the shipped weights cannot be loaded (see the sidebar)."
@@ -25,6 +25,10 @@ def frame(title: str, icon: str, heading: str | None = None, needs_model: bool =
     A callback that failed since the last run is reported here, on whichever page follows.
     """
     st.set_page_config(page_title=f"{title} · MLP Lab", page_icon=icon, layout="wide")
+    state.init()
+    restored = train_session.restore_run()   # after a reload or a restart, on whichever page comes first
+    if restored is not None:
+        state.set_notice(state.Notice("info", restored))
     model = sidebar.render()
     st.title(heading or title)
     failure = state.take_failure()

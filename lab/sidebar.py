@@ -14,6 +14,7 @@ PAGES = (("app.py", "Draw", ":material/draw:"),
          ("pages/2_Hidden_units.py", "Hidden units", ":material/grid_view:"),
          ("pages/3_Backprop.py", "Backprop", ":material/functions:"),
          ("pages/4_Evaluate.py", "Evaluate", ":material/fact_check:"),
+         ("pages/5_Boundaries.py", "Boundaries", ":material/scatter_plot:"),
          ("pages/6_My_digits.py", "My digits", ":material/collections_bookmark:"))
 
 

@@ -40,6 +40,7 @@ class Key:
     TEACH_LR = "teach_lr"
     UNIT = "hidden_unit"
     CELL_TRUE, CELL_PREDICTED = "cell_true", "cell_predicted"
+    SLOW_MOTION = "train_slow_motion"    # seconds of pause after every training step
     FINE_TUNE_EPOCHS, FINE_TUNE_LR = "fine_tune_epochs", "fine_tune_lr"
     # widgets reset when what they are about changes (see follow())
     TEACH_LABEL = "teach_label"
@@ -60,6 +61,10 @@ class Key:
     UPLOAD_OUTCOME = "upload_outcome"
     RENDERED_PHASE = "rendered_phase"
     FAILURE = "failed_callback"
+    EARLIER_RUNS = "earlier_runs"        # [train_view.EarlierRun]: the session's replaced runs, to overlay
+    BROWSER_TOKEN = "browser_token"      # names this browser's checkpoint (lab/browser.py)
+    RESTORE_TRIED = "restore_tried"      # the checkpoint was looked for in this session
+    LINK_READ = "link_settings_read"     # the Train settings in the address bar were taken, once
     MY_DIGITS = "my_digits"
     MY_DIGITS_UPLOAD_OUTCOME = "my_digits_upload_outcome"
     FINE_TUNE_RESULT = "fine_tune_result"
@@ -91,6 +96,7 @@ _WIDGET_DEFAULTS: dict[str, Any] = {
     Key.UNIT: 0,
     Key.CELL_TRUE: 0,
     Key.CELL_PREDICTED: 0,
+    Key.SLOW_MOTION: 0.0,
     Key.FINE_TUNE_EPOCHS: md.FineTuneSettings().epochs,
     Key.FINE_TUNE_LR: md.FineTuneSettings().lr,
     **{Key.train(name): getattr(_DEFAULT_CONFIG, name) for name in TRAIN_FIELDS},
@@ -160,6 +166,11 @@ def kept(key: str) -> dict[str, Any]:
 @callback
 def _keep(key: str) -> None:
     """on_change of a kept widget: the user's choice becomes the value kept."""
+    keep(key)
+
+
+def keep(key: str) -> None:
+    """Keep a widget's current value across pages (for widgets with an on_change of their own)."""
     _set_widget(key, st.session_state[key])
 
 
@@ -337,8 +348,47 @@ def set_runner(value: TrainingRunner | None) -> None:
 
 def train_config() -> Config:
     """The Train page's settings as a Config (validate() it before use)."""
-    values = {name: st.session_state.get(Key.train(name), getattr(_DEFAULT_CONFIG, name)) for name in TRAIN_FIELDS}
-    return Config(**values)
+    return Config(**train_settings())
+
+
+def train_settings() -> dict[str, Any]:
+    """The Train page's settings, by Config field."""
+    return {name: st.session_state.get(Key.train(name), getattr(_DEFAULT_CONFIG, name)) for name in TRAIN_FIELDS}
+
+
+def set_train_settings(values: dict[str, Any]) -> None:
+    """Only before the Train page's widgets are drawn in this run, or from a callback."""
+    for name, value in values.items():
+        if name in TRAIN_FIELDS:
+            _set_widget(Key.train(name), value)
+
+
+def slow_motion() -> float:
+    return float(st.session_state.get(Key.SLOW_MOTION, 0.0))
+
+
+def earlier_runs() -> list:
+    return st.session_state.get(Key.EARLIER_RUNS, [])
+
+
+def set_earlier_runs(runs: list) -> None:
+    st.session_state[Key.EARLIER_RUNS] = runs
+
+
+def browser_token() -> str | None:
+    return st.session_state.get(Key.BROWSER_TOKEN)
+
+
+def set_browser_token(token: str) -> None:
+    st.session_state[Key.BROWSER_TOKEN] = token
+
+
+def first_time(flag: str) -> bool:
+    """True the first time it is asked for `flag` (a Key) in this session."""
+    if st.session_state.get(flag):
+        return False
+    st.session_state[flag] = True
+    return True
 
 
 def take_notice(slot: str = CONTROLS) -> Notice | None:

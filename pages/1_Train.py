@@ -1,12 +1,13 @@
 """Train: train a fresh network on MNIST in the background and watch the loss fall."""
 import streamlit as st
 
-from lab import actions, describe, figures, mnist, mnist_panel, page, runner, state, user_weights
+from lab import actions, describe, mnist, mnist_panel, page, runner, state, train_session, train_view, user_weights
 from lab.state import Key
 from mlp.train import Config
 
 model = page.frame("Train", ":material/model_training:", needs_model=False)   # None: Save offers the run only
 REFRESH_EVERY = 1.0   # seconds between redraws while training
+SLOW_MOTION = (0.0, 0.05, 0.2, 0.5, 1.0)   # seconds of pause after each step
 
 st.caption("Minibatch SGD from scratch in NumPy, in a background thread: it keeps going while you look at "
            "other pages, and the Draw page can use the model while it learns.")
@@ -15,6 +16,8 @@ run = state.runner()
 status = run.status() if run is not None else None
 active = status is not None and status.active
 state.set_rendered_phase(status.phase if status else None)
+for note in train_session.read_link():
+    st.warning(f"A setting in the link was not used: {note}.", icon=":material/link_off:")
 
 # -- settings ---------------------------------------------------------------------
 HELP = {"lr": "Learning rate η in θ ← θ − η∇θ. Too large and the loss explodes.",
@@ -28,9 +31,16 @@ for column, name in zip(st.columns(len(state.TRAIN_FIELDS)), state.TRAIN_FIELDS)
     number = dict(step=0.01, format="%g") if isinstance(low, float) else dict(step=1)
     column.number_input(LABELS[name], min_value=low, max_value=high, **state.kept(Key.train(name)),
                         disabled=active, help=HELP[name], **number)
+motion, link = st.columns([2, 3], vertical_alignment="bottom")
+motion.select_slider("Slow motion", SLOW_MOTION, key=Key.SLOW_MOTION, on_change=actions.set_slow_motion,
+                     format_func=lambda s: "off" if s == 0 else f"{s:g} s a step",
+                     help="Pause after every SGD step, so a short run can be watched step by step. "
+                          "Takes effect at once, also on a running run.")
+link.caption("The address bar holds these settings: copy it to share them, and the link opens this page with them.")
+train_session.write_link()
 
 # -- controls -----------------------------------------------------------------------
-buttons = st.columns(6)
+buttons = st.columns(7 if run is not None and run.checkpoint_restored else 6)
 buttons[0].button("Start", icon=":material/play_arrow:", type="primary", on_click=actions.start,
                   disabled=active, width="stretch")
 buttons[1].button("Pause", icon=":material/pause:", on_click=actions.pause,
@@ -44,6 +54,10 @@ buttons[4].button("Reset", icon=":material/restart_alt:", on_click=actions.reset
 buttons[5].button("Use on Draw", icon=":material/draw:", on_click=actions.use_trained,
                   disabled=run is None or run.snapshot() is None or state.model_source() == state.TRAINED,
                   width="stretch", help="Answer with the model being trained on every page.")
+if len(buttons) == 7:
+    buttons[6].button("Continue", icon=":material/fast_forward:", on_click=actions.continue_run,
+                      disabled=active or status.epoch >= status.epochs, width="stretch",
+                      help="Train the epochs this run had left, from its weights as they were.")
 
 page.show(state.take_notice())
 if status is not None and status.phase == runner.DIVERGED:
@@ -89,11 +103,18 @@ def live() -> None:
     if status.steps == 0:
         return
     loss, accuracy = st.columns(2)
-    loss.plotly_chart(figures.loss_curve(status.losses), config=page.PLOT, key="loss_curve")
+    loss.plotly_chart(train_view.loss_curve(status, run.config, state.earlier_runs()), config=page.PLOT,
+                      key="loss_curve")
     if status.test_accuracy:
-        accuracy.plotly_chart(figures.accuracy_curve(status.test_accuracy), config=page.PLOT, key="accuracy_curve")
+        accuracy.plotly_chart(train_view.accuracy_curve(status), config=page.PLOT, key="accuracy_curve")
+    elif status.active:
+        accuracy.info("Test and training accuracy appear after the first epoch.")
     else:
-        accuracy.info("Test accuracy appears after the first epoch.")
+        accuracy.info("No epoch was completed, so there is no accuracy to show.")
+    if status.dead_units:
+        loss.caption(f"Dead units (a1 ≤ 0 on all of 10,000 training images, so no gradient reaches them) after "
+                     f"epoch {len(status.dead_units)}: {status.dead_units[-1]} of {run.config.hidden}. "
+                     "A learning rate of 1 shows units dying.")
 
 
 st.fragment(live, run_every=REFRESH_EVERY if active else None)()
@@ -113,7 +134,7 @@ if contents is not None:
     name.text_input("Name", key=Key.SAVE_NAME, max_chars=user_weights.MAX_NAME, placeholder="e.g. five-epochs",
                     help="Letters, digits, '-', '_' and '.'; an existing file is never replaced.")
     keep.button("Save to the weights folder", icon=":material/save:", on_click=actions.save_to_folder,
-                width="stretch", help=f"On the server, in {user_weights.folder()}, for anyone using this app.")
+                width="stretch", help="On the server, in the app's weights folder, for anyone using this app.")
 load.file_uploader("Load weights (.npz)", type=["npz"], key=Key.UPLOAD, on_change=actions.load_upload,
                    max_upload_size=actions.MAX_UPLOAD_MB,
                    help="A file saved by this app or by `python -m mlp.train --out`.")

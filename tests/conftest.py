@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
+import os
 import shutil
 import threading
 
@@ -33,6 +34,18 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if f"{item.path.name}::{item.originalname}" in SLOW_ELSEWHERE:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def own_checkpoint_folder(tmp_path_factory):
+    """Runs' checkpoints (lab/checkpoints.py) go to a folder of this test session, servers started by tests too."""
+    saved = os.environ.get("MLP_LAB_RUNS")
+    os.environ["MLP_LAB_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+    yield
+    if saved is None:
+        os.environ.pop("MLP_LAB_RUNS", None)
+    else:
+        os.environ["MLP_LAB_RUNS"] = saved
 
 
 @pytest.fixture
@@ -65,9 +78,9 @@ def no_mnist(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def local_mirror(tmp_path_factory):
     """An MNIST mirror on 127.0.0.1 serving NAME.gz of the real files, like the public mirrors."""
-    source = mnist.data.data_dir()
+    source = mnist.idx.data_dir()
     folder = tmp_path_factory.mktemp("mirror")
-    for name in mnist.data.SHA256:
+    for name in mnist.idx.SHA256:
         with open(source / name, "rb") as raw, gzip.open(folder / f"{name}.gz", "wb", compresslevel=1) as packed:
             shutil.copyfileobj(raw, packed)
     quiet = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *args: None})

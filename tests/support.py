@@ -35,7 +35,7 @@ APP = str(ROOT / "app.py")
 TRAIN = "pages/1_Train.py"
 PAGES = [TRAIN, "pages/2_Hidden_units.py", "pages/3_Backprop.py", "pages/4_Evaluate.py", "pages/6_My_digits.py"]
 TIMEOUT = 60
-needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
+needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.fetch`)")
 
 
 # -- AppTest sessions -------------------------------------------------------------------------
@@ -49,6 +49,11 @@ def new_session() -> AppTest:
     Its training run, if any, is stopped after the test (conftest.py)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
+    return track_session(at)
+
+
+def track_session(at: AppTest) -> AppTest:
+    """Have the session's training run stopped after the test (conftest.py)."""
     _sessions.append(at)
     return at
 
@@ -236,7 +241,7 @@ def streamlit_server(log_path: Path, max_training: int):
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
              "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, MLP_LAB_MAX_TRAINING=str(max_training)))
+            env=dict(os.environ, MLP_LAB_MAX_TRAINING=str(max_training), MALLOC_ARENA_MAX="2"))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -6,7 +6,7 @@ import pytest
 
 from bench.drawn_digits import CANVAS, render, two_round
 from mlp import preprocess
-from mlp.data import MnistError, load_mnist
+from mlp.idx import MnistError, load_mnist
 from mlp.preprocess import Stages, estimate_stroke_width, stages, to_gray, to_mnist
 
 
