@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from bench import drawn_digits as dd  # noqa: E402
 from bench.drawn_digits import arc, join, line, u  # noqa: E402
-from mlp import data, weights  # noqa: E402
+from mlp import idx, weights  # noqa: E402
 from mlp.preprocess import to_mnist  # noqa: E402
 
 
@@ -120,8 +120,8 @@ def fine_tunes(model, train, test, seeds=range(5)) -> None:
 
 def main() -> int:
     model = weights.load_shipped()
-    train = data.load_mnist("train")
-    test = data.load_mnist("test")
+    train = idx.load_mnist("train")
+    test = idx.load_mnist("test")
     lessons(model, test)
     fine_tunes(model, train, test)
     return 0

@@ -174,7 +174,7 @@ def _run_fine_tune(ref: models.ModelRef, digits: md.DigitSet) -> None:
     try:
         result = md.fine_tune(ref.model, digits, mnist.load("train"), mnist.load("test"), settings,
                               progress=lambda fraction, text: bar.progress(fraction, text=f"Fine-tuning: {text}"))
-    except (ValueError, OSError, mnist.data.MnistError) as e:
+    except (ValueError, OSError, mnist.idx.MnistError) as e:
         bar.empty()
         st.error(f"Fine-tuning did not run: {e}. Nothing changed.", icon=":material/error:")
         return
