@@ -310,7 +310,9 @@ def test_in_a_browser_draw_confirm_correct_keep_reload_and_fine_tune(page, serve
 
     page.get_by_role("button", name="Remove the last one").click()
     page.get_by_text("1 drawing: what each model reads").wait_for()
-    page.locator('.st-key-my_digits_upload input[type="file"]').set_input_files(str(kept))
+    uploader = page.locator(".st-key-my_digits_upload")
+    uploader.get_by_test_id("stFileUploaderDropzone").wait_for()      # drawn, not its loading skeleton
+    uploader.locator('input[type="file"]').set_input_files(str(kept))
     page.get_by_text("Loaded 2 drawings; the set now holds 2").wait_for()
 
     page.get_by_role("button", name="Fine-tune").click()
