@@ -105,9 +105,8 @@ def _readings(digits: md.DigitSet) -> None:
     refs = _models()
     answers = {source: md.answers(ref.model, digits) for source, ref in refs.items()}
     st.subheader(f"{_count(len(digits), 'drawing')}: what each model reads")
-    rows = [{"model": ref.label, "read right": f"{int((answers[s] == digits.y).sum())} of {len(digits)}",
-             "accuracy": f"{md.accuracy(ref.model, digits):.0%}"} for s, ref in refs.items()]
-    st.dataframe(rows, hide_index=True, key="my_digits_accuracy")
+    st.markdown("\n".join(f"- **{MODEL_NAMES[s]}**: reads {int((answers[s] == digits.y).sum())} of {len(digits)} "
+                          f"right ({md.accuracy(ref.model, digits):.0%}) · {ref.label}" for s, ref in refs.items()))
     st.caption("Under each drawing: what " + ", ".join(f"**{MODEL_NAMES[s][0].upper()}** = {MODEL_NAMES[s]}"
                                                        for s in refs) + " reads; ✗ marks a misreading.")
     for digit, indices in digits.by_digit().items():

@@ -328,6 +328,12 @@ def texts(at: AppTest) -> list[str]:
     return [m.value for m in at.markdown]
 
 
+def readings(at: AppTest) -> list[str]:
+    """What each model reads of My digits, one line per model, as the page lists them."""
+    [listing] = [t for t in texts(at) if t.startswith("- **shipped**")]
+    return [line[2:].split(" · ")[0].replace("**", "") for line in listing.splitlines()]
+
+
 def notices(at: AppTest) -> str:
     return " | ".join(e.value for kind in (at.success, at.info, at.warning, at.error) for e in kind)
 
@@ -354,8 +360,7 @@ def test_draw_confirm_correct_then_my_digits_shows_keeps_reloads_and_fine_tunes(
 
     at.switch_page(MY_PAGE).run()                                      # the page shows the set
     no_errors(at)
-    [table] = [d for d in at.dataframe if "read right" in d.value.columns]
-    assert table.value["read right"].tolist() == ["1 of 2"]           # shipped reads the 7, not the 6
+    assert readings(at) == ["shipped: reads 1 of 2 right (50%)"]     # the 7, not the 6
     assert any(t.startswith("**6** · 1 drawing") for t in texts(at))
     [download] = [b for b in at.get("download_button") if "Download the set" in b.proto.label]
     assert "(2 drawings)" in download.proto.label
@@ -382,8 +387,8 @@ def test_draw_confirm_correct_then_my_digits_shows_keeps_reloads_and_fine_tunes(
     assert result.value["before"].tolist()[0] == "50.0%" and result.value["after"].tolist()[0] == "100.0%"
     assert any("MNIST test moved by" in t for t in texts(at))
     assert np.array_equal(shipped.W1, W1)
-    [table] = [d for d in at.dataframe if "read right" in d.value.columns]
-    assert table.value["read right"].tolist() == ["1 of 2", "2 of 2"], "the readings show the new model"
+    assert readings(at) == ["shipped: reads 1 of 2 right (50%)", "own: reads 2 of 2 right (100%)"], \
+        "the readings show the new model"
 
 
 def upload(at: AppTest, name: str, payload: bytes) -> AppTest:
