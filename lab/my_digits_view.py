@@ -137,7 +137,8 @@ def _file(digits: md.DigitSet) -> None:
     load.file_uploader("Load a set (.npz); its drawings join yours", type=["npz"], key=Key.MY_DIGITS_UPLOAD,
                        on_change=load_set, max_upload_size=max(1, md.MAX_BYTES // 2**20))
     uploaded = state.widget_value(Key.MY_DIGITS_UPLOAD)
-    page.show(state.my_digits_upload_outcome(uploaded.file_id) if uploaded is not None else None, where=load)
+    if uploaded is not None:
+        page.show(state.upload_outcome(uploaded.file_id, Key.MY_DIGITS_UPLOAD_OUTCOME), where=load)
 
 
 def _fine_tune(digits: md.DigitSet) -> None:
@@ -236,7 +237,7 @@ def _add(label: int) -> None:
 def load_set() -> None:
     """On-change of the set uploader: a good file's drawings join the set; a bad one leaves it as it was."""
     uploaded = state.widget_value(Key.MY_DIGITS_UPLOAD)
-    if uploaded is None or state.my_digits_upload_outcome(uploaded.file_id) is not None:
+    if uploaded is None or state.upload_outcome(uploaded.file_id, Key.MY_DIGITS_UPLOAD_OUTCOME) is not None:
         return
     mine = state.my_digits()
     try:
@@ -248,7 +249,7 @@ def load_set() -> None:
     else:
         state.set_my_digits(merged)
         outcome = Notice("success", f"Loaded {_count(len(loaded), 'drawing')}; the set now holds {len(merged)}.")
-    state.set_my_digits_upload_outcome(uploaded.file_id, outcome)
+    state.set_upload_outcome(uploaded.file_id, outcome, Key.MY_DIGITS_UPLOAD_OUTCOME)
 
 
 @state.callback

@@ -317,16 +317,6 @@ def set_my_digits(value: md.DigitSet) -> None:
     st.session_state[Key.MY_DIGITS] = value
 
 
-def my_digits_upload_outcome(file_id: str) -> Notice | None:
-    """What came of a My digits file already handled, so it is read once, not every rerun."""
-    seen = st.session_state.get(Key.MY_DIGITS_UPLOAD_OUTCOME)
-    return seen[1] if seen and seen[0] == file_id else None
-
-
-def set_my_digits_upload_outcome(file_id: str, outcome: Notice) -> None:
-    st.session_state[Key.MY_DIGITS_UPLOAD_OUTCOME] = (file_id, outcome)
-
-
 def fine_tune_result() -> tuple | None:
     """(label of the model it started from, set size, md.FineTuneResult without its model) or None."""
     return st.session_state.get(Key.FINE_TUNE_RESULT)
@@ -400,14 +390,16 @@ def set_notice(notice: Notice | None, slot: str = CONTROLS) -> None:
     st.session_state[Key.notice(slot)] = notice
 
 
-def upload_outcome(file_id: str) -> Notice | None:
-    """What came of an uploaded file already handled, so it is loaded once, not every rerun."""
-    seen = st.session_state.get(Key.UPLOAD_OUTCOME)
+def upload_outcome(file_id: str, key: str = Key.UPLOAD_OUTCOME) -> Notice | None:
+    """What came of an uploaded file already handled, so it is loaded once, not every rerun.
+
+    `key` tells the uploaders apart: the weights' (default) and My digits' (Key.MY_DIGITS_UPLOAD_OUTCOME)."""
+    seen = st.session_state.get(key)
     return seen[1] if seen and seen[0] == file_id else None
 
 
-def set_upload_outcome(file_id: str, outcome: Notice) -> None:
-    st.session_state[Key.UPLOAD_OUTCOME] = (file_id, outcome)
+def set_upload_outcome(file_id: str, outcome: Notice, key: str = Key.UPLOAD_OUTCOME) -> None:
+    st.session_state[key] = (file_id, outcome)
 
 
 def rendered_phase() -> str | None:

@@ -134,16 +134,6 @@ def test_drawn_digits_are_read_and_clear_brings_back_the_prompt(page, server, sh
         assert page.locator(PREDICTION).count() == 0
 
 
-def test_teach_it_makes_the_session_model_its_own(page, server):
-    url, _ = server
-    open_draw(page, url)
-    draw(page, SEVEN)
-    assert read_prediction(page) == "7"
-    page.get_by_role("button", name="Teach it").click()
-    page.get_by_text("went from").wait_for()
-    assert "Your model" in page.locator('[data-testid="stSidebar"]').inner_text()
-
-
 @needs_mnist
 def test_training_continues_across_pages_and_stops(page, server, shots):
     url, _ = server
@@ -282,13 +272,17 @@ def choose(page, key: str, option: str) -> None:
 
 
 @needs_mnist
-def test_in_a_browser_draw_confirm_correct_keep_reload_and_fine_tune(page, server, tmp_path):
+def test_draw_confirm_teach_correct_then_keep_reload_and_fine_tune_my_digits(page, server, tmp_path):
     url, _ = server
     open_draw(page, url)
     draw(page, SEVEN)
     assert read_prediction(page) == "7"
     page.get_by_role("button", name="Yes, it is a 7").click()
     page.get_by_text("Added to My digits as a 7").wait_for()
+    page.get_by_role("button", name="Teach it").click()            # one step on it, and what that cost
+    page.get_by_text("went from").wait_for()
+    page.get_by_text("MNIST test accuracy:").wait_for()
+    assert "Your model" in page.locator('[data-testid="stSidebar"]').inner_text()
 
     clear(page)
     one_canvas_for_a_second(page)

@@ -218,6 +218,7 @@ def test_fortran_order_and_other_int_and_float_widths_are_read_right():
 
 # -- fine-tuning ---------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @needs_mnist
 def test_fine_tuning_reads_my_digits_and_keeps_mnist_within_the_bound(shipped, realistic):
     """The issue's bound on a realistic set: every drawing read right, MNIST test at most 0.3 points lower."""
