@@ -40,6 +40,7 @@ bench: $(VENV)/.dev mnist
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/drawn_digits.py
 	$(BIN)/python bench/draw_rerun.py
+	$(BIN)/python bench/my_digits.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

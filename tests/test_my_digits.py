@@ -430,3 +430,18 @@ def test_my_digits_page_without_drawings_says_how_to_get_some():
     no_errors_but(at, "this is a weights file")
     assert len(my_set(at)) == 0
 
+
+
+def test_without_mnist_a_lesson_says_its_price_is_unknown_and_fine_tuning_waits(no_mnist, shipped):
+    at = new_session()
+    six, _ = misread_drawing(shipped)
+    draw(at, six)
+    click(at, "Correct it")
+    click(at, "Teach it")
+    no_errors(at)
+    assert at.session_state["teach_result"].cost is None
+    assert any("not known: MNIST is not downloaded" in c.value for c in at.caption)
+    at.switch_page(MY_PAGE).run()
+    no_errors(at)
+    [button] = [b for b in at.button if b.label == "Fine-tune"]
+    assert button.disabled and any("not downloaded yet" in i.value for i in at.info)
