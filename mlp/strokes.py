@@ -104,7 +104,7 @@ def one(k: Knobs) -> list[Stroke]:
     stem = spline((0, 0), (bend, .5), (0, 1), n=24)
     flag = k("flag", (0, .45))                       # length of the flag, in digit heights
     if flag > .04:
-        angle = np.radians(k("flag_angle", (15, 55)))  # below the horizontal
+        angle = np.radians(k("flag_angle", (25, 60)))  # below the horizontal: flatter is a 7
         start = (-flag * np.cos(angle), flag * np.sin(angle))
         if k.chance("flag_curved", .2):
             tip = spline(start, (start[0] * .45, start[1] * .3), (0, 0), n=12)
@@ -139,14 +139,14 @@ def two(k: Knobs) -> list[Stroke]:
 
 def three(k: Knobs) -> list[Stroke]:
     w = k("width", (.5, .7))
-    mid = k("mid", (.4, .52))
-    waist = w * k("waist", (.3, .55))                 # where the two bowls meet
-    bottom = arc(w / 2, (1 + mid) / 2, w / 2, (1 - mid) / 2, 90, -k("tail", (120, 165)), n=40)
+    mid = k("mid", (.38, .52))
+    waist = w * k("waist", (.2, .55))                 # where the two bowls meet
+    bottom = arc(w / 2, (1 + mid) / 2, w / 2, (1 - mid) / 2, 90, -k("tail", (120, 200)), n=40)
     bottom[:, 0] -= bottom[0, 0] - waist
     if k.chance("flat_top", .3):                      # a bar, then a diagonal down to the middle
         top = line((0, 0), (w, 0), (waist, mid), n=12)
     else:
-        top = arc(w / 2, mid / 2, w / 2 * k("top_width", (.8, 1)), mid / 2, k("start", (140, 170)), -90, n=40)
+        top = arc(w / 2, mid / 2, w / 2 * k("top_width", (.8, 1.1)), mid / 2, k("start", (140, 200)), -90, n=40)
         top[:, 0] += waist - top[-1, 0]
     return [join(top, bottom)]
 
@@ -178,15 +178,16 @@ def five(k: Knobs) -> list[Stroke]:
 
 
 def six(k: Knobs) -> list[Stroke]:
-    loop = k("loop", (.35, .55))                      # loop height, in digit heights
+    loop = k("loop", (.3, .6))                        # loop height, in digit heights: small = a tall stem
     r = loop / 2
     rx = r * k("round", (.85, 1.15))                  # 1 = a round loop
     cx, cy = rx, 1 - r
-    top_x = rx * k("top_x", (.9, 2.1))
-    bow = k("bow", (0, .12))                          # 0 = a straight stem
+    top_x = rx * k("top_x", (.6, 2.4))
+    bow = k("bow", (-.03, .15))                       # 0 = a straight stem
     stem = spline((top_x, 0), ((top_x + 0) / 2 - bow, (cy + 0) / 2), (0, cy), n=24)
-    if k.chance("hook", .4):
-        stem = join(arc(top_x, .06, .08, .06, -10, 90, n=8), stem)
+    if k.chance("hook", .4):                          # the printed 6's top curls down on the right
+        hook = k("hook_size", (.05, .15))
+        stem = join(arc(top_x, hook * .7, hook, hook * .7, -30, 90, n=8), stem)
     close = k("closure", (330, 380))
     ring = arc(cx, cy, rx, r, 180, 180 + close, n=48)
     return [join(stem, ring)]
@@ -223,10 +224,10 @@ def eight(k: Knobs) -> list[Stroke]:
 
 
 def nine(k: Knobs) -> list[Stroke]:
-    head = k("head", (.35, .55))                      # head height, in digit heights
+    head = k("head", (.35, .65))                      # head height, in digit heights
     r = head / 2
     rx = r * k("round", (.85, 1.2))
-    ring = arc(rx, r, rx, r, -10, k("closure", (330, 380)) - 10, n=48)
+    ring = arc(rx, r, rx, r, -10, k("closure", (330, 390)) - 10, n=48)
     stem_x = 2 * rx * k("stem_x", (.9, 1))
     foot_x = stem_x + k("stem_lean", (-.15, .05))
     if k.chance("curly", .3):
@@ -262,7 +263,7 @@ TRAIN_FAMILIES: tuple[Family, ...] = (
     Family("school", {"1.flag": (0, .2), "1.base": .1, "3.flat_top": 0, "4.closed": .2, "7.crossed": 0,
                       "9.curly": .1, "6.bow": (.03, .12), "6.loop": (.4, .55)},
            slant=(-.05, .15)),
-    Family("european", {"1.flag": (.2, .45), "1.flag_angle": (20, 45), "1.base": 0, "7.crossed": .9,
+    Family("european", {"1.flag": (.2, .45), "1.flag_angle": (25, 50), "1.base": 0, "7.crossed": .9,
                         "4.closed": 0, "9.curly": .5, "2.loop": .4},
            slant=(.1, .35)),
     Family("cursive", {"2.loop": .7, "6.bow": (.08, .15), "6.hook": 0, "9.curly": .8, "8.snowman": 0,
