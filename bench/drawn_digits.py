@@ -31,7 +31,7 @@ from mlp.preprocess import STROKE_WIDTH, to_mnist  # noqa: E402
 from mlp.strokes import (CANVAS, HELD_OUT_FAMILIES, TRAIN_FAMILIES, Drawing, make_drawings,  # noqa: E402,F401
                          render)
 
-HELD_OUT_PER_DIGIT = 25    # per family: 4 held-out families → 1000 drawings
+HELD_OUT_PER_DIGIT = 20    # per family: 5 held-out families → 1000 drawings
 TRAIN_PER_DIGIT = 10       # per family: 8 train families → 800 drawings
 HELD_OUT_SEED, TRAIN_SEED = 0, 1   # training_set uses its own seed; these drawings are new either way
 

@@ -58,13 +58,18 @@ def elastic_field(rng: np.random.Generator, n: int, alpha: float, sigma: float =
     """(n,2,784) float32 per-pixel displacements (dx, dy) in pixels, one smooth field per image.
 
     u ~ U(-1,1) per pixel and direction, smoothed as G u Gᵀ (the separable
-    Gaussian filter, as two batched matrix products), scaled by α.
+    Gaussian filter) and scaled by α.  Each of the two products is one large
+    matrix product over the whole batch (rows of all images at once), several
+    times faster than n small ones.
     """
-    G = gaussian_matrix(sigma)
-    u = rng.uniform(-1.0, 1.0, (n, 2, SIDE, SIDE)).astype(np.float32)
-    field = G @ u @ G.T          # (n,2,28,28)
-    field *= np.float32(alpha)
-    return field.reshape(n, 2, SIDE * SIDE)
+    G = gaussian_matrix(sigma)   # symmetric: Gᵀ = G
+    u = rng.random((2 * n, SIDE, SIDE), dtype=np.float32)
+    u *= 2
+    u -= 1
+    along_x = (u.reshape(-1, SIDE) @ G).reshape(2 * n, SIDE, SIDE)                 # u Gᵀ
+    both = (along_x.transpose(0, 2, 1).reshape(-1, SIDE) @ G).reshape(2 * n, SIDE, SIDE)  # (G u Gᵀ)ᵀ
+    both *= np.float32(alpha)
+    return both.transpose(0, 2, 1).reshape(n, 2, SIDE * SIDE)
 
 
 class Distortion(NamedTuple):

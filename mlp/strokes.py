@@ -183,14 +183,18 @@ def six(k: Knobs) -> list[Stroke]:
     rx = r * k("round", (.85, 1.15))                  # 1 = a round loop
     cx, cy = rx, 1 - r
     top_x = rx * k("top_x", (.6, 2.4))
+    meet = k("join", (120, 190))                      # where the stem meets the loop: 180 = its left side
+    foot = arc(cx, cy, rx, r, meet, meet, n=1)[0]
     bow = k("bow", (-.03, .15))                       # 0 = a straight stem
-    stem = spline((top_x, 0), ((top_x + 0) / 2 - bow, (cy + 0) / 2), (0, cy), n=24)
+    stem = spline((top_x, 0), ((top_x + foot[0]) / 2 - bow, foot[1] / 2), foot, n=24)
     if k.chance("hook", .4):                          # the printed 6's top curls down on the right
         hook = k("hook_size", (.05, .15))
         stem = join(arc(top_x, hook * .7, hook, hook * .7, -30, 90, n=8), stem)
     close = k("closure", (330, 380))
-    ring = arc(cx, cy, rx, r, 180, 180 + close, n=48)
-    return [join(stem, ring)]
+    if k.chance("two_strokes", .15):                  # a circle, then the stem down to it
+        start = k("ring_start", (0, 360))
+        return [arc(cx, cy, rx, r, start, start + close, n=48), stem]
+    return [join(stem, arc(cx, cy, rx, r, meet, meet + close, n=48))]
 
 
 def seven(k: Knobs) -> list[Stroke]:
@@ -227,14 +231,16 @@ def nine(k: Knobs) -> list[Stroke]:
     head = k("head", (.35, .65))                      # head height, in digit heights
     r = head / 2
     rx = r * k("round", (.85, 1.2))
-    ring = arc(rx, r, rx, r, -10, k("closure", (330, 390)) - 10, n=48)
-    stem_x = 2 * rx * k("stem_x", (.9, 1))
+    meet = k("join", (-35, 15))                       # where the stem leaves the head: 0 = its right side
+    turn = k("closure", (330, 390)) * (1 if k.chance("anticlockwise", .85) else -1)
+    ring = arc(rx, r, rx, r, meet, meet + turn, n=48)
+    stem_x = rx + rx * np.cos(np.radians(meet)) * k("stem_x", (.9, 1))
     foot_x = stem_x + k("stem_lean", (-.15, .05))
     if k.chance("curly", .3):
-        stem = spline((stem_x, r + .04), (foot_x, .7), (foot_x - .15, .97), (foot_x - .35, .9), n=24)
+        stem = spline(ring[-1], (foot_x, .7), (foot_x - .15, .97), (foot_x - .35, .9), n=24)
     else:
         bow = k("bow", (-.03, .03))
-        stem = spline((stem_x, r + .04), ((stem_x + foot_x) / 2 + bow, (1 + r) / 2), (foot_x, 1), n=20)
+        stem = spline(ring[-1], ((stem_x + foot_x) / 2 + bow, (1 + r) / 2), (foot_x, 1), n=20)
     if k.chance("two_strokes", .2):
         return [ring, line((stem_x, r * .2), (foot_x, 1))]
     return [join(ring, stem)]
@@ -294,6 +300,7 @@ HELD_OUT_FAMILIES: tuple[Family, ...] = (
     Family("shaky-kid", {"closure": (320, 380), "upper": (.8, 1.1)},
            wobble=(.05, .08), tremor=(.5, 1.5), speed=(.3, .9), size=(.5, .9), widths=(14, 34),
            turn=(-12, 12)),
+    Family("small", {}, size=(.15, .35), widths=(8, 30), slant=(-.1, .35)),
 )
 FAMILIES = {f.name: f for f in TRAIN_FAMILIES + HELD_OUT_FAMILIES}
 

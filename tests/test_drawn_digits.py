@@ -85,7 +85,7 @@ def test_knobs_change_the_shape_they_name():
     assert closed[0][0, 1] == closed[1][0, 1] == 0                            # arm and stem meet at the top
     assert opened[1][0, 1] == pytest.approx(.3)
     assert len(strokes_of(7, crossed=1)) == 2 and len(strokes_of(7, crossed=0)) == 1
-    straight = strokes_of(9, curly=0, two_strokes=0, bow=0, stem_lean=0, stem_x=1)[0]
+    straight = strokes_of(9, curly=0, two_strokes=0, bow=0, stem_lean=0, stem_x=1, join=0, closure=360)[0]
     stem = straight[straight[:, 1] > .6]
     assert np.ptp(stem[:, 0]) < .02                                           # a straight upright stem
     curly = strokes_of(9, curly=1, two_strokes=0)[0]
@@ -115,11 +115,17 @@ def test_training_set_is_mnist_like_balanced_and_deterministic():
     assert all(X[i].any() for i in range(30))
 
 
-def test_half_size_rendering_gives_the_same_network_input():
-    full = S.draw_digit(6, S.TRAIN_FAMILIES[0], np.random.default_rng(4)).image
-    half = S.draw_digit(6, S.TRAIN_FAMILIES[0], np.random.default_rng(4), scale=.5).image
-    assert half.shape == (140, 140)
-    assert np.corrcoef(to_mnist(full), to_mnist(half))[0, 1] > 0.95
+def test_half_size_rendering_gives_nearly_the_same_network_input():
+    """training_set draws at half size to save time; the 28×28 inputs barely change (a pixel's
+    shift of the centre of mass now and then is the largest difference)."""
+    same = []
+    for seed in range(12):
+        family = S.TRAIN_FAMILIES[seed % len(S.TRAIN_FAMILIES)]
+        full = S.draw_digit(seed % 10, family, np.random.default_rng(seed)).image
+        half = S.draw_digit(seed % 10, family, np.random.default_rng(seed), scale=.5).image
+        assert half.shape == (140, 140)
+        same.append(np.corrcoef(to_mnist(full), to_mnist(half))[0, 1])
+    assert np.mean(same) > 0.95 and min(same) > 0.75
 
 
 def test_render_draws_round_capped_strokes_of_the_given_width():
