@@ -179,6 +179,26 @@ def test_png_writer_round_trip(tmp_path):
     np.testing.assert_array_equal(rows[:, 1:], gray)
 
 
+def test_the_training_command_mixes_train_family_drawings_into_mnist(tmp_path, monkeypatch):
+    from mlp import data, train, weights
+    try:
+        data.load_mnist("test")
+    except (data.MnistError, OSError) as e:
+        pytest.skip(f"MNIST not available: {e}")
+    drawn = []
+    real_training_set = S.training_set
+    monkeypatch.setattr(S, "training_set", lambda n, **kw: drawn.append(n) or real_training_set(n, **kw))
+    out = tmp_path / "mixed.npz"
+    argv = ["--epochs", "1", "--hidden", "16", "--augment", "--elastic", "20", "--augment-share", "0.5",
+            "--synthetic", "30", "--out", str(out)]
+    assert train.main(argv) == 0
+    assert drawn == [30]
+    recipe = weights.load(out).meta["recipe"]
+    assert (recipe["synthetic"], recipe["elastic"], recipe["augment_share"]) == (30, 20.0, 0.5)
+    with pytest.raises(SystemExit, match="synthetic"):
+        train.main(["--synthetic", "-5"])
+
+
 def test_shipped_weights_read_the_held_out_families():
     """The issue's target: to_mnist + the shipped weights read ≥ 97% of styles never trained on."""
     from mlp import weights
