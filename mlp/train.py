@@ -48,11 +48,15 @@ class Config:
     lr_decay: float = 1.0     # η is multiplied by this after every epoch
     l2: float = 0.0           # weight decay on W1, W2 (not the biases)
     augment: bool = False     # random affine + stroke-width changes per batch
+    elastic: float = 0.0      # with augment: α of the elastic distortion, pixels; 0 = none
+    augment_share: float = 0.3  # with augment: share of each batch distorted
+    synthetic: int = 0        # stroke digits from mlp.strokes' train families added to the training set
 
     LIMITS = {  # name: (low, high), inclusive; checked by validate()
         "epochs": (1, 1000), "batch_size": (1, 60_000), "lr": (1e-6, 100.0),
         "hidden": (1, 4096), "seed": (0, 2**32 - 1), "momentum": (0.0, 0.999),
-        "lr_decay": (0.01, 1.0), "l2": (0.0, 1.0),
+        "lr_decay": (0.01, 1.0), "l2": (0.0, 1.0), "elastic": (0.0, 100.0), "augment_share": (0.0, 1.0),
+        "synthetic": (0, 200_000),
     }
 
     def validate(self) -> "Config":
@@ -120,7 +124,7 @@ class Trainer:
         self._augment = None
         if config.augment:
             from .augment import Augmenter
-            self._augment = Augmenter(seed=config.seed + 1)
+            self._augment = Augmenter(seed=config.seed + 1, share=config.augment_share, elastic=config.elastic)
         self._shuffle()
 
     def _shuffle(self) -> None:
@@ -251,6 +255,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr-decay", type=float, default=d.lr_decay, help="η multiplier per epoch")
     p.add_argument("--l2", type=float, default=d.l2)
     p.add_argument("--augment", action="store_true", help="random affine + stroke-width augmentation")
+    p.add_argument("--elastic", type=float, default=d.elastic, help="with --augment: elastic distortion α (pixels)")
+    p.add_argument("--augment-share", type=float, default=d.augment_share, help="share of each batch distorted")
+    p.add_argument("--synthetic", type=int, default=d.synthetic,
+                   help="add this many stroke digits drawn in mlp.strokes' train families")
     p.add_argument("--out", default=None, help="save the trained weights here (.npz)")
     return p.parse_args(argv)
 
@@ -263,13 +271,19 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     config = Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
                     seed=args.seed, momentum=args.momentum, lr_decay=args.lr_decay, l2=args.l2,
-                    augment=args.augment)
+                    augment=args.augment, elastic=args.elastic, augment_share=args.augment_share,
+                    synthetic=args.synthetic)
     try:
         config.validate()
     except ValueError as e:
         raise SystemExit(f"error: {e}")
     X, y = idx.load_mnist("train")
     X_test, y_test = idx.load_mnist("test")
+    if config.synthetic:
+        from .strokes import training_set
+        with tqdm(total=config.synthetic, desc="drawing stroke digits", unit="digit", dynamic_ncols=True) as bar:
+            X_drawn, y_drawn = training_set(config.synthetic, seed=config.seed, progress=lambda i: bar.update(1))
+        X, y = np.concatenate([X, X_drawn]), np.concatenate([y, y_drawn])
     model = MLP.init(hidden=config.hidden, seed=config.seed)
     trainer = Trainer(model, X, y, config)
     bar = tqdm(total=config.epochs * trainer.steps_per_epoch, unit="batch", dynamic_ncols=True)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = "../app.py"
 PAGE = "pages/5_Boundaries.py"
 TIMEOUT = 120
-needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
+needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.fetch`)")
 
 
 # -- toy data ----------------------------------------------------------------------------------
