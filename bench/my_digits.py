@@ -21,13 +21,16 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import drawn_digits as dd  # noqa: E402
-from bench.drawn_digits import arc, join, line, u  # noqa: E402
-from mlp import idx, weights  # noqa: E402
+from mlp import idx, strokes, weights  # noqa: E402
 from mlp.preprocess import to_mnist  # noqa: E402
+from mlp.strokes import arc, join, line  # noqa: E402
 
 
 # -- digits people draw that the shipped model often misreads (styles named in issue 10) -----------
+
+def u(rng, low, high):
+    return rng.uniform(low, high)
+
 
 def one_long_flag(r):
     return [line((u(r, 0, .05), u(r, .2, .35)), (.55, 0), (.55, 1))]
@@ -44,26 +47,29 @@ def nine_round_head(r):
 
 
 HARD_STYLES = {1: one_long_flag, 6: six_round_loop, 9: nine_round_head}
+HAND = strokes.FAMILIES["printed-bold"]     # slant, turn, size and wobble of the hand drawing them
+USUAL = tuple(strokes.FAMILIES[name] for name in ("school", "cursive", "typeface"))
+
+
+def hard_drawing(label: int, rng: np.random.Generator) -> np.ndarray:
+    """One (280,280) uint8 canvas picture of `label` in its hard style."""
+    width = rng.uniform(12, 24)
+    return strokes.render(strokes.place(HARD_STYLES[label](rng), HAND, rng, width), width)
 
 
 def hard_drawings(n_per_style: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(x (n,784) float32, y (n,)) drawn on the canvas in the styles above, through the app's preprocessing."""
+    """(x (n,784) float32, y (n,)) in the styles above, through the app's preprocessing."""
     rng = np.random.default_rng(seed)
-    xs, ys = [], []
-    for _ in range(n_per_style):
-        for label, style in HARD_STYLES.items():
-            width = rng.uniform(*dd.WIDTHS)
-            xs.append(to_mnist(dd.render(dd.place(style(rng), rng, label, width), width)))
-            ys.append(label)
-    return np.stack(xs).astype(np.float32), np.array(ys)
+    labels = [label for _ in range(n_per_style) for label in HARD_STYLES]
+    return np.stack([to_mnist(hard_drawing(label, rng)) for label in labels]).astype(np.float32), np.array(labels)
 
 
-def realistic_set(usual_per_digit: int = 3, hard_per_style: int = 5, seed: int = 21):
-    """(x, y): digits drawn the usual ways plus the hard styles, as a user's My digits might look."""
-    images, labels = dd.make_set(n_per_digit=usual_per_digit, seed=seed)
-    usual = np.stack([to_mnist(image) for image in images]).astype(np.float32)
+def realistic_set(usual_per_digit: int = 1, hard_per_style: int = 5, seed: int = 21):
+    """(x, y): digits drawn in three usual hands plus the hard styles, as a user's My digits might look."""
+    drawings = strokes.make_drawings(USUAL, n_per_digit=usual_per_digit, seed=seed)
+    usual = np.stack([to_mnist(d.image) for d in drawings]).astype(np.float32)
     hard_x, hard_y = hard_drawings(hard_per_style, seed=seed + 1)
-    return np.concatenate([usual, hard_x]), np.concatenate([labels, hard_y])
+    return np.concatenate([usual, hard_x]), np.concatenate([[d.label for d in drawings], hard_y])
 
 
 # -- the measurements ----------------------------------------------------------------------------------
@@ -96,8 +102,8 @@ def lessons(model, test, lrs=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05)) -> None:
 def fine_tunes(model, train, test, seeds=range(5)) -> None:
     from lab import my_digits as md
     fresh_x, fresh_y = hard_drawings(25, seed=99)
-    sets = {"20 hard": hard_drawings(7, seed=7), "45 mixed": realistic_set(3, 5, 21),
-            "100 mixed": realistic_set(6, 13, 3)}
+    sets = {"21 hard": hard_drawings(7, seed=7), "45 mixed": realistic_set(1, 5, 21),
+            "99 mixed": realistic_set(2, 13, 3)}
     default = md.FineTuneSettings()
     variants = {f"app: {default.mine_per_batch} mine + {default.replay_per_batch} MNIST": default,
                 "16 mine + 48 MNIST": md.FineTuneSettings(mine_per_batch=16, replay_per_batch=48),
