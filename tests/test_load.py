@@ -209,19 +209,21 @@ def give_way_to(server_pid: int) -> None:
             os.setpriority(os.PRIO_PROCESS, pid, BROWSER_NICENESS)
 
 
-async def load(url: str, server_pid: int) -> tuple[list, list[int], list[int]]:
+async def load(url: str, server_pid: int, drawers: int = DRAWERS,
+               trainers: int = TRAINERS) -> tuple[list, list[int], list[int]]:
+    """Run the load against url (tests/test_classroom.py runs it through a proxy); (answers, steps before, after)."""
     async with async_api.async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         give_way_to(server_pid)
         try:
-            trainers = await asyncio.gather(*(start_training(browser, url) for _ in range(TRAINERS)))
+            trainers = await asyncio.gather(*(start_training(browser, url) for _ in range(trainers)))
             before = [await steps_shown(page) for _, page in trainers]
             for _, page in trainers:
                 await page.get_by_role("link", name="Draw").click()
                 await page.get_by_text(PROMPT).wait_for()
             answers: list = []
-            opening, all_open = asyncio.Semaphore(3), asyncio.Barrier(DRAWERS)
-            await asyncio.gather(*(drawer(browser, url, user, opening, all_open, answers) for user in range(DRAWERS)))
+            opening, all_open = asyncio.Semaphore(3), asyncio.Barrier(drawers)
+            await asyncio.gather(*(drawer(browser, url, user, opening, all_open, answers) for user in range(drawers)))
             for _, page in trainers:
                 await page.get_by_role("link", name="Train").click()
             after = [await steps_shown(page) for _, page in trainers]
