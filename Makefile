@@ -28,6 +28,13 @@ run: $(VENV)/.runtime
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
+# A class on several cores: one app process per core behind HAProxy (README, "Serving a classroom").
+# PROCESSES=n to choose how many; Ctrl-C stops them all.
+.PHONY: classroom
+classroom: $(VENV)/.runtime
+	@$(BIN)/python -m mlp.data || echo "warning: MNIST could not be fetched; Draw works, training needs it"
+	$(BIN)/python -m deploy.classroom --port $(PORT) $(if $(PROCESSES),--processes $(PROCESSES))
+
 test: $(VENV)/.dev mnist
 	$(BIN)/python -m pytest -q
 

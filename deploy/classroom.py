@@ -62,6 +62,11 @@ class Classroom:
         return next((name for name, p in self.processes().items() if p.poll() is not None), None)
 
 
+def find_haproxy(name: str = "haproxy") -> str | None:
+    """The HAProxy binary: on PATH, else in the sbin folders (Debian installs it there, off a user's PATH)."""
+    return shutil.which(name) or shutil.which(name, path="/usr/local/sbin:/usr/sbin:/sbin")
+
+
 def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((address, 0))
@@ -141,7 +146,7 @@ def running(port: int, processes: int, logs: Path, weights: Path | None = None, 
     """
     if processes < 1:
         raise ClassroomError(f"--processes must be at least 1, not {processes}")
-    binary = shutil.which(haproxy)
+    binary = find_haproxy(haproxy)
     if binary is None:
         raise ClassroomError(f"{haproxy} is not installed; on Debian or Ubuntu: sudo apt-get install haproxy")
     logs = Path(logs).resolve()

@@ -18,7 +18,6 @@ import collections
 import contextlib
 import os
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.classroom import COOKIE
+from deploy.classroom import COOKIE, find_haproxy
 from lab import mnist
 from test_browser import CHROMIUM, CHROMIUM_ARGS, ONE, ROOT, SEVEN, draw, free_port, open_draw, read_prediction
 
@@ -40,7 +39,7 @@ MEDIAN_LIMIT = 1.0       # s
 
 pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
-    pytest.mark.skipif(shutil.which("haproxy") is None, reason="no HAProxy (apt-get install haproxy)"),
+    pytest.mark.skipif(find_haproxy() is None, reason="no HAProxy (apt-get install haproxy)"),
     pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)"),
 ]
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -101,7 +100,7 @@ def launched(tmp_path: Path, processes: int):
         for pid in started:
             with contextlib.suppress(OSError):
                 if alive(pid) and Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] in (
-                        sys.executable.encode(), shutil.which("haproxy").encode()):
+                        sys.executable.encode(), find_haproxy().encode()):
                     os.kill(pid, signal.SIGKILL)
 
 
