@@ -38,6 +38,7 @@ LOAD_DEADLINE = 480.0    # s: the whole load through the proxy (~4 min for 20 us
 MEDIAN_LIMIT = 1.0       # s
 
 pytestmark = [
+    pytest.mark.browser, pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
     pytest.mark.skipif(find_haproxy() is None, reason="no HAProxy (apt-get install haproxy)"),
     pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)"),
