@@ -204,10 +204,9 @@ def give_way_to(server_pid: int) -> None:
             if child != server_pid and child not in found:
                 found.add(child)
                 todo.append(child)
-    lower = min(19, os.getpriority(os.PRIO_PROCESS, 0) + BROWSER_NICENESS)   # below the server even under `nice`
     for pid in found:
         with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, pid, lower)
+            os.setpriority(os.PRIO_PROCESS, pid, BROWSER_NICENESS)
 
 
 async def load(url: str, server_pid: int, drawers: int = DRAWERS,
