@@ -23,9 +23,11 @@ mnist: $(VENV)/.runtime
 	$(BIN)/python -m mlp.data
 
 # The app works without MNIST (Draw uses the shipped weights), so a failed fetch only warns.
+# MALLOC_ARENA_MAX=2: glibc otherwise gives each thread that allocates its own malloc arena, and memory
+# freed by passing sessions stays held in them (bench/session_memory.py measures it).
 run: $(VENV)/.runtime
 	@$(BIN)/python -m mlp.data || echo "warning: MNIST could not be fetched; Draw works, training needs it"
-	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
+	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
 # A class on several cores: one app process per core behind HAProxy (README, "Serving a classroom").
@@ -35,7 +37,9 @@ classroom: $(VENV)/.runtime
 	@$(BIN)/python -m mlp.data || echo "warning: MNIST could not be fetched; Draw works, training needs it"
 	$(BIN)/python -m deploy.classroom --port $(PORT) $(if $(PROCESSES),--processes $(PROCESSES))
 
+# Lint first (ruff.toml), then every test; `$(BIN)/python -m pytest -m "not slow and not browser"` is the quick subset.
 test: $(VENV)/.dev mnist
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.dev mnist

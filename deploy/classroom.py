@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).with_name("haproxy.cfg.template")
 COOKIE = "MLPLAB"
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 DEFAULT_LOGS = Path("~/.cache/mlp-lab/classroom-logs").expanduser()
 START_TIMEOUT = 90.0     # s: a Streamlit process on a busy machine takes a few seconds to start
 STOP_TIMEOUT = 10.0      # s: after SIGTERM, before SIGKILL
@@ -138,11 +139,13 @@ def default_weights_folder() -> Path:
 
 @contextlib.contextmanager
 def running(port: int, processes: int, logs: Path, weights: Path | None = None, max_training: int | None = None,
-            address: str = "127.0.0.1", haproxy: str = "haproxy"):
+            address: str = "127.0.0.1", allowed_hosts: list[str] = (), haproxy: str = "haproxy"):
     """Start `processes` app processes and HAProxy on address:port; yield the Classroom; stop all of it at the end.
 
     max_training is the number of training runs for the whole class (default: the CPU
     count), shared out between the processes, since each process caps its own runs.
+    The processes accept the Host names of .streamlit/config.toml, or, when the proxy is on
+    another address or allowed_hosts names more, those besides localhost.
     """
     if processes < 1:
         raise ClassroomError(f"--processes must be at least 1, not {processes}")
@@ -158,6 +161,11 @@ def running(port: int, processes: int, logs: Path, weights: Path | None = None, 
                MLP_LAB_USER_WEIGHTS=str(weights),
                MLP_LAB_MAX_TRAINING=str(max(1, -(-runs // processes))),
                STREAMLIT_SERVER_COOKIE_SECRET=secrets.token_hex(32))
+    env.setdefault("MALLOC_ARENA_MAX", "2")       # as `make run`: memory freed by passing sessions goes back
+    extra_hosts = [*([] if address in LOOPBACK else [address]), *allowed_hosts]
+    hosts = [arg for host in (*LOOPBACK, *extra_hosts) for arg in ("--server.allowedHosts", host)]
+    streamlit = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+                 "--server.headless", "true", "--browser.gatherUsageStats", "false", *(hosts if extra_hosts else [])]
     backends = {f"app{i + 1}": free_port() for i in range(processes)}
     config = logs / "haproxy.cfg"
     config.write_text(proxy_config(address, port, backends))
@@ -169,10 +177,7 @@ def running(port: int, processes: int, logs: Path, weights: Path | None = None, 
     try:
         deadline = time.monotonic() + START_TIMEOUT
         for name, backend in backends.items():
-            room.apps[name] = _spawn(
-                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-                 "--server.port", str(backend), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                logs / f"{name}.log", env)
+            room.apps[name] = _spawn([*streamlit, "--server.port", str(backend)], logs / f"{name}.log", env)
         _wait_healthy(room, {name: f"http://127.0.0.1:{backend}" for name, backend in backends.items()}, deadline)
         room.proxy = _spawn([binary, "-db", "-f", str(config)], logs / "proxy.log", env)
         _wait_healthy(room, {"proxy": room.url}, deadline)
@@ -190,10 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8501, help="the proxy's port, the one users open (8501)")
     parser.add_argument("--address", default="127.0.0.1",
                         help="the proxy's address (127.0.0.1; a LAN address to serve a class, see the README)")
+    parser.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                        help="another name students type to reach the proxy (repeatable); its --address is allowed")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                         help="app processes behind the proxy (default: the CPU count)")
     parser.add_argument("--weights", type=Path, default=None,
-                        help="the weights folder all processes share (default: $MLP_LAB_USER_WEIGHTS, else weights/user)")
+                        help="the weights folder all processes share "
+                             "(default: $MLP_LAB_USER_WEIGHTS, else weights/user)")
     parser.add_argument("--max-training", type=int, default=None,
                         help="training runs at once for the whole class (default: the CPU count)")
     parser.add_argument("--logs", type=Path, default=DEFAULT_LOGS, help=f"log folder (default: {DEFAULT_LOGS})")
@@ -201,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        with running(args.port, args.processes, args.logs, args.weights, args.max_training, args.address) as room:
+        with running(args.port, args.processes, args.logs, args.weights, args.max_training, args.address,
+                     args.allowed_host) as room:
             print(f"Classroom ready at {room.url}: {len(room.apps)} app processes behind HAProxy; "
                   f"logs in {room.logs}. Ctrl-C stops it.", flush=True)
             while (gone := room.dead()) is None:

@@ -1,7 +1,6 @@
 """One example through the design document's equations, every intermediate kept, and a gradient check."""
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -9,6 +8,7 @@ import numpy as np
 from mlp.gradcheck import numerical_grad, relative_error
 from mlp.model import MLP
 
+from .model_cache import per_model
 from .models import ModelRef
 
 
@@ -74,7 +74,7 @@ def trace(model: MLP, x: np.ndarray, label: int) -> Trace:
     return Trace(X, a1, h, z, p, L, dz, gW2, gb2, dh, da1, gW1, gb1, gap)
 
 
-@lru_cache(maxsize=16)
+@per_model(max_entries=16, max_bytes=2**20)
 def gradient_check(ref: ModelRef, x_bytes: bytes, label: int, per_parameter: int = 6, seed: int = 0) -> list[CheckRow]:
     """∇ from backward() against central differences, in float64 on a float64 copy of the model.
 

@@ -117,10 +117,11 @@ def matrix(m: np.ndarray, title: str | None = None, x_title: str = "", y_title: 
                    xaxis=dict(title=dict(text=x_title)))
 
 
-def loss_curve(losses: np.ndarray) -> go.Figure:
-    """Training loss per step: raw (thinned to LOSS_POINTS) and an exponential moving average."""
+def loss_curve(losses: np.ndarray, steps: np.ndarray | None = None) -> go.Figure:
+    """Training loss per step (`steps`: the step of each loss, default 1..n): raw (thinned to LOSS_POINTS)
+    and an exponential moving average."""
     losses = np.asarray(losses, dtype=float)
-    steps = np.arange(1, len(losses) + 1)
+    steps = np.arange(1, len(losses) + 1) if steps is None else np.asarray(steps)
     stride = max(1, -(-len(losses) // LOSS_POINTS))
     lines = [dict(type="scatter", x=steps[::stride], y=losses[::stride], mode="lines", name="per step",
                   line=dict(color=MUTED, width=1), opacity=0.6),
@@ -132,13 +133,26 @@ def loss_curve(losses: np.ndarray) -> go.Figure:
 
 
 def smooth(values: np.ndarray, span: int = 50) -> np.ndarray:
-    """Exponential moving average, started on the first value (no warm-up bias toward 0)."""
-    out = np.empty(len(values))
-    alpha, running = 2 / (span + 1), values[0] if len(values) else 0.0
-    for i, v in enumerate(values):
-        running += alpha * (v - running)
-        out[i] = running
-    return out
+    """Exponential moving average s_i = s_{i-1} + α (v_i − s_{i-1}), α = 2/(span+1), started on the first value.
+
+    Vectorised in blocks of L values: within a block s_j = α d^j Σ_{k≤j} d^{-k} v_k + d^{j+1} s_start with
+    d = 1 − α (a cumulative sum), and L is chosen so that d^L < e^{-40}: a block's start state then
+    reaches only the next block, whose start is the previous block's last value.
+    """
+    v = np.asarray(values, dtype=float)
+    if len(v) == 0:
+        return np.empty(0)
+    alpha = 2 / (span + 1)
+    d = 1 - alpha
+    if d <= 0:                                      # span 1: each value is its own average
+        return v.copy()
+    L = max(16, int(np.ceil(40 / -np.log(d))))     # d^L ≈ e^{-40}; d^{-L} ≈ 2·10¹⁷ is still exact enough
+    blocks = np.concatenate([v, np.zeros(-len(v) % L)]).reshape(-1, L)   # padding comes after: it changes nothing
+    powers = d ** np.arange(L)
+    s = alpha * powers * np.cumsum(blocks / powers, axis=1)   # each block from a zero start
+    s[0] += d * powers * v[0]                                 # the first block starts on the first value
+    s[1:] += d * powers * s[:-1, -1:]                          # the others on the end of the block before
+    return s.reshape(-1)[:len(v)]
 
 
 def accuracy_curve(accuracy) -> go.Figure:

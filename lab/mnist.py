@@ -13,6 +13,8 @@ import numpy as np
 
 from mlp import data, preprocess
 
+from . import model_cache
+
 REFERENCE_SIZE = 2000   # test digits used to call a unit dead on the Draw page (cheap, stable)
 
 
@@ -78,19 +80,21 @@ def load(split: str) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def cached_on_mnist(maxsize: int):
-    """lru_cache for what is computed from the test set, also keyed on whether the test set is there.
+def cached_on_mnist(maxsize: int, max_bytes: int = 64 * 2**20):
+    """A per-model cache (lab.model_cache: keyed by the model's version, bounded in entries and bytes)
+    for what is computed from the test set, also keyed on whether the test set is there.
 
     Without that, a page opened before MNIST was fetched would remember "no data" for good.
     The wrapper keeps `cache_clear()`.
     """
     def decorate(compute):
-        cached = lru_cache(maxsize=maxsize)(lambda test_set_ready, *args: compute(*args))
+        cached = model_cache.PerModel(lambda ref, test_set_ready, *args: compute(ref, *args), maxsize, max_bytes)
 
         @functools.wraps(compute)
-        def call(*args):
-            return cached(test_set() is not None, *args)
+        def call(ref, *args):
+            return cached(ref, test_set() is not None, *args)
         call.cache_clear = cached.cache_clear
+        call.cache = cached
         return call
     return decorate
 

@@ -2,12 +2,14 @@
 
 A `ModelRef` pairs a network with a version string that is unique in the
 process; its arrays are read-only, so anything computed from it stays valid
-and `functools.lru_cache` can key on the ref (hash and equality use the version
-only).  The shipped model is loaded once and shared by every session.
+and is cached under the version (lab.model_cache: the cache never holds the
+model, and is bounded in bytes).  The shipped model is loaded once and shared
+by every session.
 """
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,7 +18,7 @@ import numpy as np
 from mlp import weights
 from mlp.model import MLP, as_inputs
 
-from . import images, mnist
+from . import images, mnist, model_cache
 
 _versions = itertools.count(1)
 
@@ -35,10 +37,27 @@ class ModelRef:
 
 
 def new_ref(model: MLP, label: str, prefix: str = "model") -> ModelRef:
-    """Freeze `model` (the caller hands it over) and give it a fresh version."""
+    """Freeze `model` (the caller hands it over) and give it a fresh version.
+
+    The label may carry a stranger's text (a file name, a file's meta), and pages show
+    labels as Markdown: it is made plain text first (see `plain`).
+    """
     for array in model.params().values():
         array.flags.writeable = False
-    return ModelRef(model, f"{prefix}-{next(_versions)}", label)
+    return ModelRef(model, f"{prefix}-{next(_versions)}", plain(label))
+
+
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")      # a backslash before ASCII punctuation
+_ACTIVE = re.compile(r"([\\`*_\[\]<>!$|~#:])")      # what makes links, images, HTML, LaTeX, colours, icons
+
+
+def plain(text: str) -> str:
+    """`text` on one line with everything Markdown (and Streamlit's :colour[]/:icon:) would act on escaped.
+
+    Idempotent, so a label built from another label is not escaped twice.
+    """
+    one_line = " ".join(str(text).split())
+    return _ACTIVE.sub(r"\\\1", _ESCAPED.sub(r"\1", one_line))
 
 
 @lru_cache(maxsize=1)
@@ -52,13 +71,13 @@ def shipped() -> ModelRef:
 
 # -- derived from the weights, cached by version -------------------------------
 
-@lru_cache(maxsize=512)
+@model_cache.per_model(max_entries=512, max_bytes=32 * 2**20)
 def incoming_image(ref: ModelRef, unit: int, factor: int = 3) -> np.ndarray:
     """(28f, 28f, 3) uint8: W1[:, unit] as a picture on its own ± colour scale."""
     return images.signed(ref.model.W1[:, unit], factor)
 
 
-@mnist.cached_on_mnist(maxsize=8)
+@mnist.cached_on_mnist(maxsize=8, max_bytes=2**20)
 def dead_units(ref: ModelRef) -> np.ndarray:
     """(h,) bool: units that never fire on the reference inputs (see mnist.reference_inputs)."""
     X, _ = mnist.reference_inputs()
@@ -67,7 +86,7 @@ def dead_units(ref: ModelRef) -> np.ndarray:
     return dead
 
 
-@mnist.cached_on_mnist(maxsize=2)
+@mnist.cached_on_mnist(maxsize=2, max_bytes=256 * 2**20)   # one 4096-unit model's (10000,4096) h fits
 def test_outputs(ref: ModelRef) -> tuple[np.ndarray, np.ndarray] | None:
     """(hidden activations (10000,h), probabilities (10000,10)) on the test set, or None without MNIST."""
     test = mnist.test_set()

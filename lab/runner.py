@@ -21,17 +21,21 @@ from __future__ import annotations
 
 import collections
 import itertools
+import logging
 import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 
-from mlp.model import MLP
+from mlp.model import MLP, as_inputs
 from mlp.train import Config, Diverged, Trainer
+
+from . import budget
+from .loss_history import LossHistory
 
 HEARTBEAT_TIMEOUT = 8.0   # seconds without touch() before the thread decides nobody is watching
 DISCONNECT_GRACE = 4.0    # seconds a session may be disconnected (a network blip reconnects) before the run stops
@@ -46,6 +50,10 @@ TRAINING_NICENESS = 10
 # median answer 0.87 s at 5 ms, 0.6 s at 0.5 ms, and the runs made more steps, not fewer.
 GIL_SWITCH_INTERVAL = 0.0005   # seconds; process-wide, set when a run starts
 RATE_WINDOW = 2.0         # seconds of recent steps that samples/s is measured over
+# Training accuracy and dead units are measured at the end of every epoch on this many training
+# images (a fixed sample): enough for a tenth of a percent, cheap enough not to pause the run.
+TRAIN_SAMPLE = 10_000
+CHECKPOINT_EVERY = 5.0    # seconds between checkpoints handed to `on_checkpoint`
 
 # Phases. "starting" covers loading (and fetching, which has its own phase) before the first step.
 STARTING, FETCHING, RUNNING, PAUSED = "starting", "fetching", "running", "paused"
@@ -53,6 +61,21 @@ FINISHED, STOPPED, DIVERGED, FAILED, ORPHANED = "finished", "stopped", "diverged
 ACTIVE = frozenset({STARTING, FETCHING, RUNNING, PAUSED})
 
 Data = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]   # X, y, X_test, y_test
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Enough of a run to show it again and continue it: settings, weights, history."""
+    config: Config
+    model: MLP
+    loss_steps: np.ndarray      # (n,) the step each loss point ends at (see LossHistory)
+    losses: np.ndarray          # (n,) float32
+    test_accuracy: tuple
+    train_accuracy: tuple
+    dead_units: tuple
+    epoch: int                  # epochs completed
+    phase: str                  # what the run was doing when this was taken
+    total_steps: int            # steps the whole run takes
 
 
 class TrainingBusy(RuntimeError):
@@ -109,8 +132,12 @@ class Status:
     eta_seconds: float | None
     fetch_fraction: float | None   # while fetching MNIST: how far the current step is
     fetch_step: str                # and what that step is (a file name, or npm)
-    losses: np.ndarray         # (steps,) training loss of every batch
+    losses: np.ndarray         # (n,) training loss, one point per step or the mean of several (LossHistory)
+    loss_steps: np.ndarray     # (n,) the step each point of `losses` ends at
     test_accuracy: tuple       # one per completed epoch (None when there is no test set)
+    train_accuracy: tuple = ()  # one per completed epoch, on TRAIN_SAMPLE training images
+    dead_units: tuple = ()      # one per completed epoch: units with a1 ≤ 0 on all of those images
+    step_delay: float = 0.0     # seconds of slow motion after every step
 
     @property
     def active(self) -> bool:
@@ -150,14 +177,29 @@ class TrainingRunner:
 
     def __init__(self, config: Config, load_data: Callable[[Callable[[float, str], None]], Data] = load_mnist,
                  heartbeat_timeout: float = HEARTBEAT_TIMEOUT, clock: Callable[[], float] = time.monotonic,
-                 connected: Callable[[], bool] | None = None):
-        """`connected`: whether the starting page's browser session is still connected (any thread may ask)."""
-        self.config = config.validate()
+                 connected: Callable[[], bool] | None = None, step_delay: float = 0.0,
+                 on_checkpoint: Callable[["Checkpoint"], None] | None = None,
+                 resume_from: "Checkpoint | None" = None):
+        """`connected`: whether the starting page's browser session is still connected (any thread may ask).
+
+        `step_delay`: slow motion, seconds to wait after every step (Stop still takes effect at once).
+        `on_checkpoint`: called from the training thread every CHECKPOINT_EVERY seconds and when the
+        run ends, with a Checkpoint to keep (e.g. on disk, so a reload finds the run again).
+        `resume_from`: a checkpoint whose weights and history this run continues from.
+
+        Raises ValueError for settings out of range, budget.OverBudget for a run too big for a shared server.
+        """
+        self.config = budget.check(config.validate())
         self.id = next(_run_ids)
         self._load_data = load_data
         self._heartbeat_timeout = heartbeat_timeout
         self._clock = clock
         self._connected = connected
+        self.step_delay = max(0.0, float(step_delay))
+        self._on_checkpoint = on_checkpoint
+        self._resume_from = resume_from
+        self.checkpoint_restored = False   # True for a run shown again from a checkpoint (restored())
+        self._last_checkpoint = clock()
         self._disconnected_since: float | None = None
         self._next_connection_check = 0.0
         self._lock = threading.Lock()
@@ -172,13 +214,33 @@ class TrainingRunner:
         self._model: MLP | None = None
         self._version = 0              # bumps whenever the weights change
         self._snapshot: tuple[int, MLP] | None = None
-        self._losses: list[float] = []
+        self._losses = LossHistory()
         self._accuracy: list[float | None] = []
+        self._train_accuracy: list[float] = []
+        self._dead_units: list[int] = []
         self._epoch = 0
+        if resume_from is not None:
+            self._losses = LossHistory.restored(resume_from.loss_steps, resume_from.losses)
+            self._accuracy = list(resume_from.test_accuracy)
+            self._train_accuracy = list(resume_from.train_accuracy)
+            self._dead_units = list(resume_from.dead_units)
+            self._epoch = resume_from.epoch
         self._total_steps = 0
         self._fetch_fraction: float | None = None
         self._fetch_step = ""
         self._recent = collections.deque()   # (time, steps) for samples/s
+
+    @classmethod
+    def restored(cls, checkpoint: Checkpoint, message: str) -> "TrainingRunner":
+        """A run shown again from its checkpoint (after a reload or a restart): its weights and curves,
+        never started; `resume_from=checkpoint` on a new runner continues it."""
+        run = cls(checkpoint.config, resume_from=checkpoint)
+        with run._lock:
+            run._model, run._message = checkpoint.model.copy(), message
+            run._phase = FINISHED if checkpoint.phase == FINISHED else STOPPED
+            run._total_steps = checkpoint.total_steps
+        run.checkpoint_restored = True
+        return run
 
     # -- steering (any thread) --------------------------------------------------
 
@@ -230,11 +292,13 @@ class TrainingRunner:
     def status(self) -> Status:
         with self._lock:
             rate = self._rate()
-            remaining = self._total_steps - len(self._losses)
+            remaining = self._total_steps - self._losses.steps
             eta = remaining * self.config.batch_size / rate if rate > 0 and self._phase == RUNNING else None
-            return Status(self._phase, self._message, self._epoch, self.config.epochs, len(self._losses),
+            loss_steps, losses = self._losses.curve()
+            return Status(self._phase, self._message, self._epoch, self.config.epochs, self._losses.steps,
                           self._total_steps, rate, eta, self._fetch_fraction, self._fetch_step,
-                          np.array(self._losses, dtype=np.float32), tuple(self._accuracy))
+                          losses, loss_steps, tuple(self._accuracy), tuple(self._train_accuracy),
+                          tuple(self._dead_units), self.step_delay)
 
     def snapshot(self) -> tuple[MLP, int] | None:
         """(a read-only copy of the weights, version), or None before the first model exists.
@@ -260,14 +324,21 @@ class TrainingRunner:
         try:
             X, y, X_test, y_test = self._load_data(self._on_fetch_progress)
             cfg = self.config
-            model = MLP.init(hidden=cfg.hidden, seed=cfg.seed)
-            trainer = Trainer(model, X, y, cfg)
+            if self._resume_from is not None:
+                model = self._resume_from.model.copy()
+                # The remaining whole epochs, from the weights as they were (a stopped run may be mid-epoch).
+                trainer = Trainer(model, X, y, replace(cfg, epochs=cfg.epochs - self._epoch))
+                done = self._losses.steps
+            else:
+                model = MLP.init(hidden=cfg.hidden, seed=cfg.seed)
+                trainer, done = Trainer(model, X, y, cfg), 0
+            sample = np.random.default_rng(cfg.seed).choice(len(y), size=min(TRAIN_SAMPLE, len(y)), replace=False)
             with self._lock:
                 self._model, self._fetch_fraction = model, None
-                self._total_steps = cfg.epochs * trainer.steps_per_epoch
+                self._total_steps = done + (cfg.epochs - self._epoch) * trainer.steps_per_epoch
                 if self._phase in (STARTING, FETCHING):
                     self._phase = RUNNING
-            self._train(trainer, X_test, y_test)
+            self._train(trainer, X_test, y_test, X[sample], y[sample])
         except Diverged as e:
             # Trainer has already put the last good weights back.
             self._end(DIVERGED, f"Training diverged: {e}. The last good weights are kept.")
@@ -281,7 +352,7 @@ class TrainingRunner:
         finally:
             _release_slot()
 
-    def _train(self, trainer: Trainer, X_test, y_test) -> None:
+    def _train(self, trainer: Trainer, X_test, y_test, X_sample, y_sample) -> None:
         while True:
             if self._stop.is_set():
                 return self._end(STOPPED, "Stopped; the weights so far are kept.")
@@ -293,26 +364,80 @@ class TrainingRunner:
             with self._lock:
                 try:
                     result = trainer.step()
+                except Diverged:
+                    # The exploded running loss goes on the curve, so the page can plot what it speaks of.
+                    self._losses.append(trainer.running_loss)
+                    raise
                 finally:
                     self._version += 1   # a Diverged step restored older weights: still a change
                 self._losses.append(result.loss)
                 now = self._clock()
-                self._recent.append((now, len(self._losses)))
+                self._recent.append((now, self._losses.steps))
                 while now - self._recent[0][0] > RATE_WINDOW:
                     self._recent.popleft()
             if result.epoch_done:
-                accuracy = trainer.model.accuracy(X_test, y_test) if X_test is not None else None
-                with self._lock:
-                    self._epoch = trainer.epoch
-                    self._accuracy.append(accuracy)
-                if trainer.epoch >= self.config.epochs:
+                self._measure_epoch(trainer, X_test, y_test, X_sample, y_sample)
+                if self._stop.is_set():
+                    continue
+                if self._epoch >= self.config.epochs:
                     return self._end(FINISHED, "")
+            if self._on_checkpoint is not None and self._clock() - self._last_checkpoint >= CHECKPOINT_EVERY:
+                self._checkpoint()
+            if self.step_delay:
+                self._stop.wait(self.step_delay)   # slow motion, cut short by Stop
             time.sleep(0)   # let the page's threads have the GIL between steps
+
+    def _measure_epoch(self, trainer: Trainer, X_test, y_test, X_sample, y_sample) -> None:
+        """Test accuracy, training accuracy and dead units after an epoch (the thread only; given up on Stop)."""
+        model = trainer.model
+        accuracy = self._accuracy_on(model, X_test, y_test)
+        train_accuracy = self._accuracy_on(model, X_sample, y_sample)
+        if self._stop.is_set():
+            return
+        dead = int(model.dead_units(X_sample).sum())
+        with self._lock:
+            self._epoch += 1
+            self._accuracy.append(accuracy)
+            self._train_accuracy.append(train_accuracy)
+            self._dead_units.append(dead)
+
+    def _accuracy_on(self, model: MLP, X, y) -> float | None:
+        """Accuracy in slices of bounded memory and time, given up (None) once Stop is pressed."""
+        if X is None:
+            return None
+        size, correct = budget.eval_batch(self.config.hidden), 0
+        for lo in range(0, len(y), size):
+            if self._stop.is_set():
+                return None
+            correct += int((model.predict(as_inputs(X[lo:lo + size], model.dtype)) == y[lo:lo + size]).sum())
+        return correct / max(len(y), 1)
+
+    def checkpoint(self) -> "Checkpoint | None":
+        """The run as it is now, to keep and resume from; None before the first model exists."""
+        with self._lock:
+            if self._model is None:
+                return None
+            loss_steps, losses = self._losses.curve()
+            return Checkpoint(self.config, self._model.copy(), loss_steps, losses, tuple(self._accuracy),
+                              tuple(self._train_accuracy), tuple(self._dead_units), self._epoch, self._phase,
+                              self._total_steps)
+
+    def _checkpoint(self) -> None:
+        self._last_checkpoint = self._clock()
+        checkpoint = self.checkpoint()
+        if checkpoint is None:
+            return
+        try:
+            self._on_checkpoint(checkpoint)
+        except Exception:  # noqa: BLE001 -- a full disk must not stop training; the next one may work
+            logging.getLogger(__name__).exception("could not keep a checkpoint of run %s", self.id)
 
     def _end(self, phase: str, message: str) -> None:
         with self._lock:
             self._phase, self._message = phase, message
             self._unpaused.set()
+        if self._on_checkpoint is not None:
+            self._checkpoint()
 
     def _orphaned(self) -> bool:
         """Nobody is watching any more (called by the thread only)."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
+import re
 import tempfile
 import zipfile
 from functools import lru_cache
@@ -23,6 +25,20 @@ MAX_BYTES = 50 * 1024 * 1024   # 4096 hidden units in float64 is ~26 MB; nothing
 MAX_HIDDEN = 4096
 PARAMS = ("W1", "b1", "W2", "b2")
 META_KEY = "meta_json"
+TEMP_SUFFIX = ".tmp"   # save() writes to a hidden NAME.*.tmp first
+MEMBERS = PARAMS + (META_KEY,)
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+MAX_META_CHARS = 64 * 1024   # a recipe, a date, a command line: a few hundred characters in practice
+MAX_META_DEPTH = 16          # {"recipe": {...}} is depth 2; json.loads recurses once per level
+# The meta keys the app reads, and what each must be; other keys are kept as they are (shown nowhere).
+META_RULES = {
+    "lessons": ("a whole number from 0 to 1,000,000",
+                lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1_000_000),
+    "taught_from": ("a text of at most 1,000 characters", lambda v: isinstance(v, str) and len(v) <= 1000),
+    "test_accuracy": ("a number from 0 to 1, or null",
+                      lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                              and 0 <= v <= 1)),
+}
 
 
 class WeightsError(ValueError):
@@ -40,9 +56,13 @@ def save(model: MLP, path, *, overwrite: bool = True, **meta) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz")
-    data = to_bytes(model, **meta)
+    return write(to_bytes(model, **meta), path, overwrite=overwrite)
+
+
+def write(data: bytes, path: Path, *, overwrite: bool = True) -> Path:
+    """Put `data` (to_bytes' output) at `path` atomically, as save() does; returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -72,38 +92,30 @@ def load(source, max_bytes: int = MAX_BYTES) -> MLP:
     """Read an `.npz` (path, bytes or binary file object) → `MLP` with a `.meta` dict.
 
     Raises WeightsError for: too big, not a zip, not an npz, pickled objects,
-    missing/extra arrays, wrong shapes or dtypes, and NaN/inf values.
+    missing/extra members, wrong shapes or dtypes, NaN/inf values, and meta that
+    is too big, too deep or of the wrong type.  Every member's shape and dtype
+    are checked from its .npy header before any of its data is read, so a header
+    that promises 10¹² elements costs nothing; messages quote at most a few short,
+    sanitised names from the file.
     """
     raw = _read_capped(source, max_bytes)
-    if not zipfile.is_zipfile(io.BytesIO(raw)):
+    members = _member_count(raw)
+    if members is None:
         raise WeightsError("not a weights file: expected an .npz (zip) archive")
-    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-        names = archive.namelist()
-        bad = [n for n in names if not n.endswith(".npy")]
-        if bad:
-            raise WeightsError(f"not an .npz of arrays: the zip holds {bad[0]!r}")
-        if sum(i.file_size for i in archive.infolist()) > 4 * max_bytes:
-            raise WeightsError("weights file unpacks to more than the size limit")
+    if members > len(MEMBERS):
+        raise WeightsError(f"the zip holds {members:,} members; a weights file holds only "
+                           f"{', '.join(PARAMS)} and {META_KEY}")
     try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-            missing = [k for k in PARAMS if k not in npz.files]
-            if missing:
-                raise WeightsError(f"missing array(s) {', '.join(missing)}; need {', '.join(PARAMS)}")
-            extra = sorted(set(npz.files) - set(PARAMS) - {META_KEY})
-            if extra:
-                raise WeightsError(f"unexpected array(s) {', '.join(extra)}")
-            arrays = {k: npz[k] for k in PARAMS}
-            meta = _parse_meta(npz[META_KEY]) if META_KEY in npz.files else {}
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            infos = _expected_members(archive)
+            headers = {name: _header(archive, info) for name, info in infos.items()}
+            _check_headers(headers)
+            arrays = {name: _data(archive, infos[name], *headers[name]) for name in infos}
     except WeightsError:
         raise
-    except ValueError as e:
-        # NumPy refuses object arrays with allow_pickle=False: that is exactly the point.
-        if "pickle" in str(e).lower():
-            raise WeightsError("refused: the file contains pickled Python objects, "
-                               "which could run code; only plain numeric arrays are accepted") from None
-        raise WeightsError(f"corrupt .npz: {e}") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise WeightsError(f"corrupt or truncated .npz: {e}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise WeightsError(f"corrupt or truncated .npz ({type(e).__name__})") from None
+    meta = _parse_meta(str(arrays.pop(META_KEY)[()])) if META_KEY in arrays else {}
     return MLP(*_checked(arrays), meta=meta)
 
 
@@ -135,35 +147,148 @@ def _read_capped(source, max_bytes: int) -> bytes:
     return raw
 
 
-def _checked(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """Shapes (784,h) (h,) (h,10) (10,), one float dtype, all finite."""
-    W1, b1, W2, b2 = (arrays[k] for k in PARAMS)
-    for name, a in arrays.items():
-        if a.dtype not in (np.float32, np.float64):
-            raise WeightsError(f"{name} has dtype {a.dtype}; expected float32 or float64")
-    if W1.ndim != 2 or W1.shape[0] != INPUTS:
-        raise WeightsError(f"W1 has shape {W1.shape}; expected ({INPUTS}, hidden)")
-    hidden = W1.shape[1]
+def _member_count(raw: bytes) -> int | None:
+    """Members the zip's end record declares (zip64 too), without parsing its directory; None if not a zip."""
+    at = raw.rfind(b"PK\x05\x06", max(0, len(raw) - 22 - 0xFFFF))
+    if at < 0 or len(raw) - at < 22:
+        return None
+    count = int.from_bytes(raw[at + 10:at + 12], "little")
+    locator = at - 20   # a zip64 end record is found through the locator just before the end record
+    if count == 0xFFFF and locator >= 0 and raw[locator:locator + 4] == b"PK\x06\x07":
+        record = int.from_bytes(raw[locator + 8:locator + 16], "little")
+        if raw[record:record + 4] == b"PK\x06\x06":
+            count = int.from_bytes(raw[record + 32:record + 40], "little")
+    return count
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A name taken from the file, safe to quote: printable ASCII word characters only, and short."""
+    clean = re.sub(r"[^A-Za-z0-9._-]", "?", text)
+    return clean if len(clean) <= limit else clean[:limit] + "…"
+
+
+def _expected_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """{W1: info, ...}: exactly the expected arrays (meta optional), each once, nothing else."""
+    infos = archive.infolist()
+    others = [i.filename for i in infos if not i.filename.endswith(".npy")]
+    if others:
+        raise WeightsError(f"not an .npz of arrays: the zip holds {_shown(others[0])!r}")
+    found: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        name = info.filename[:-4]
+        if name in found:
+            raise WeightsError(f"the zip holds {_shown(name)} twice")
+        found[name] = info
+    extra = sorted(set(found) - set(MEMBERS))
+    if extra:
+        raise WeightsError(f"unexpected array(s) {', '.join(_shown(n) for n in extra[:3])}; "
+                           f"a weights file holds only {', '.join(PARAMS)} and {META_KEY}")
+    missing = [k for k in PARAMS if k not in found]
+    if missing:
+        raise WeightsError(f"missing array(s) {', '.join(missing)}; need {', '.join(PARAMS)}")
+    return found
+
+
+def _header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple, bool, np.dtype]:
+    """(shape, fortran order, dtype) from a member's .npy header; nothing past the header is read."""
+    with archive.open(info) as f:
+        return _read_header(f)
+
+
+def _read_header(f) -> tuple[tuple, bool, np.dtype]:
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(f)
+    raise WeightsError(f"unsupported .npy format version {version}")
+
+
+def _shape_text(shape: tuple) -> str:
+    text = str(tuple(shape))
+    return text if len(text) <= 40 else text[:40] + "…)"
+
+
+def _check_headers(headers: dict[str, tuple[tuple, bool, np.dtype]]) -> None:
+    """Shapes (784,h) (h,) (h,10) (10,) with h in 1..MAX_HIDDEN, one float dtype, a bounded text meta."""
+    for name, (shape, _, dtype) in headers.items():
+        if dtype.hasobject:
+            raise WeightsError("refused: the file contains pickled Python objects, "
+                               "which could run code; only plain numeric arrays are accepted")
+    if META_KEY in headers:
+        shape, _, dtype = headers[META_KEY]
+        if dtype.kind != "U" or shape != ():
+            raise WeightsError("the meta record is not a text")
+        if dtype.itemsize // 4 > MAX_META_CHARS:
+            raise WeightsError(f"the meta record is {dtype.itemsize // 4:,} characters long; "
+                               f"the limit is {MAX_META_CHARS:,}")
+    params = {k: headers[k] for k in PARAMS}
+    for name, (_, _, dtype) in params.items():
+        if dtype not in FLOATS:
+            raise WeightsError(f"{name} has dtype {_shown(str(dtype))}; expected float32 or float64")
+    W1 = params["W1"][0]
+    if len(W1) != 2 or W1[0] != INPUTS:
+        raise WeightsError(f"W1 has shape {_shape_text(W1)}; expected ({INPUTS}, hidden)")
+    hidden = W1[1]
     if not 1 <= hidden <= MAX_HIDDEN:
-        raise WeightsError(f"hidden size {hidden} is outside 1..{MAX_HIDDEN}")
+        raise WeightsError(f"hidden size {hidden:,} is outside 1..{MAX_HIDDEN}")
     expected = {"b1": (hidden,), "W2": (hidden, CLASSES), "b2": (CLASSES,)}
     for name, shape in expected.items():
-        if arrays[name].shape != shape:
-            raise WeightsError(f"{name} has shape {arrays[name].shape}; expected {shape} "
+        if params[name][0] != shape:
+            raise WeightsError(f"{name} has shape {_shape_text(params[name][0])}; expected {shape} "
                                f"for a network with {hidden} hidden units")
-    if len({a.dtype for a in arrays.values()}) != 1:
+    if len({dtype for _, _, dtype in params.values()}) != 1:
         raise WeightsError("W1, b1, W2, b2 must share one dtype")
-    for name, a in arrays.items():
-        if not np.isfinite(a).all():
+
+
+def _data(archive: zipfile.ZipFile, info: zipfile.ZipInfo, shape: tuple, fortran: bool,
+          dtype: np.dtype) -> np.ndarray:
+    """The array a checked header describes: exactly the bytes it declares, read and copied once."""
+    count = math.prod(shape)
+    with archive.open(info) as f:
+        _read_header(f)
+        raw = f.read(count * dtype.itemsize)
+    if len(raw) != count * dtype.itemsize:
+        raise WeightsError(f"{_shown(info.filename)} is truncated")
+    array = np.frombuffer(raw, dtype, count).reshape(shape, order="F" if fortran else "C")
+    return np.array(array, order="C")
+
+
+def _checked(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """W1, b1, W2, b2 (shapes and dtypes already checked from the headers), all finite."""
+    for name in PARAMS:
+        if not np.isfinite(arrays[name]).all():
             raise WeightsError(f"{name} contains NaN or infinite values")
-    return [np.ascontiguousarray(a) for a in (W1, b1, W2, b2)]
+    return [arrays[k] for k in PARAMS]
 
 
-def _parse_meta(value: np.ndarray) -> dict:
+def _parse_meta(text: str) -> dict:
+    """The meta JSON object, bounded in size and depth, with the keys the app reads of the right type."""
+    if len(text) > MAX_META_CHARS:
+        raise WeightsError(f"the meta record is {len(text):,} characters long; the limit is {MAX_META_CHARS:,}")
+    if _nesting(text) > MAX_META_DEPTH:
+        raise WeightsError(f"the meta record is nested more than {MAX_META_DEPTH} levels deep")
     try:
-        meta = json.loads(str(value[()]))
-    except (ValueError, TypeError):
-        raise WeightsError("the meta record is not valid JSON") from None
+        meta = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, TypeError, RecursionError):
+        raise WeightsError("the meta record is not valid JSON (NaN and Infinity are not allowed)") from None
     if not isinstance(meta, dict):
         raise WeightsError("the meta record is not a JSON object")
+    for key, (wanted, ok) in META_RULES.items():
+        if key in meta and not ok(meta[key]):
+            raise WeightsError(f"meta {key!r} must be {wanted}, not {_shown(repr(meta[key]), 20)}")
     return meta
+
+
+def _nesting(text: str) -> int:
+    """How deep [ and { nest in a JSON text (brackets inside strings do not count)."""
+    outside_strings = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
+    depth = deepest = 0
+    for c in re.sub(r"[^\[\]{}]", "", outside_strings):
+        depth += 1 if c in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")

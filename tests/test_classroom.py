@@ -29,7 +29,8 @@ import pytest
 
 from deploy.classroom import COOKIE, find_haproxy
 from lab import mnist
-from test_browser import CHROMIUM, CHROMIUM_ARGS, ONE, ROOT, SEVEN, draw, free_port, open_draw, read_prediction
+from support import CHROMIUM, CHROMIUM_ARGS, ONE, ROOT, SEVEN, free_port
+from test_browser import draw, open_draw, read_prediction
 
 USERS = int(os.environ.get("MLP_LAB_CLASSROOM_USERS", "20"))
 PROCESSES = int(os.environ.get("MLP_LAB_CLASSROOM_PROCESSES", "2"))

@@ -1,4 +1,4 @@
-"""What the training buttons do (on-click callbacks): the Train page's, and Teach it on the Draw page."""
+"""What the buttons do (on-click/on-change callbacks, each wrapped by state.callback): Train, Teach it, Clear."""
 from __future__ import annotations
 
 import time
@@ -10,16 +10,14 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from mlp import weights
 from mlp.model import MLP
 
-from . import draw, models, state, user_weights
-from .runner import (DIVERGED, FAILED, FETCHING, FINISHED, ORPHANED, PAUSED, RUNNING, STARTING, STOPPED,
-                     Status, TrainingBusy, TrainingRunner)
+from . import browser, checkpoints, draw, models, state, train_view, user_weights
+from .runner import TrainingBusy, TrainingRunner
+from .state import Key, Notice
 
-UPLOAD_KEY = "weights_upload"
-SAVE_NAME, SAVED_PICK = "save_name", "saved_pick"   # widget keys of Save to the weights folder, and Load
-WEIGHTS_NOTICE = "weights"                          # where their messages are shown
 MAX_UPLOAD_MB = weights.MAX_BYTES // 2**20
 
 
+@state.callback
 def start() -> None:
     """Start a new run with the page's settings (replacing a finished one).
 
@@ -28,18 +26,50 @@ def start() -> None:
     current = state.runner()
     if current is not None and current.alive:
         return
-    config = state.train_config()
-    try:
-        config.validate()
+    _launch(state.train_config())
+
+
+@state.callback
+def continue_run() -> None:
+    """Continue a run shown again from its checkpoint, for the epochs it had left."""
+    current = state.runner()
+    if current is None or current.alive:
+        return
+    checkpoint = current.checkpoint()
+    if checkpoint is not None and checkpoint.epoch < checkpoint.config.epochs:
+        _launch(checkpoint.config, resume_from=checkpoint)
+
+
+def _launch(config, resume_from=None) -> None:
+    token = browser.token()
+    try:   # the constructor checks the settings and their budget
+        run = TrainingRunner(config, connected=session_connected(), step_delay=state.slow_motion(),
+                             on_checkpoint=lambda checkpoint: checkpoints.save(token, checkpoint),
+                             resume_from=resume_from)
     except ValueError as e:
-        return state.set_notice("error", f"Cannot start: {e}.")
-    run = TrainingRunner(config, connected=session_connected())
+        return state.set_notice(Notice("error", f"Cannot start: {e}."))
     try:
         run.start()
     except TrainingBusy as e:
-        return state.set_notice("warning", str(e))
+        return state.set_notice(Notice("warning", str(e)))
+    _retire(state.runner())
     state.set_runner(run)
     state.set_notice(None)
+
+
+def _retire(run: TrainingRunner | None) -> None:
+    """Keep a replaced run's curve to overlay on the next ones."""
+    if run is not None:
+        summary = train_view.summarise(run.config, run.status())
+        state.set_earlier_runs(train_view.remember(state.earlier_runs(), summary))
+
+
+@state.callback
+def set_slow_motion() -> None:
+    """On-change of Slow motion: it takes effect on the run at once, and on the next ones."""
+    state.keep(Key.SLOW_MOTION)
+    if state.runner() is not None:
+        state.runner().step_delay = state.slow_motion()
 
 
 def session_connected() -> Callable[[], bool] | None:
@@ -58,13 +88,14 @@ def session_connected() -> Callable[[], bool] | None:
     return lambda: server.is_active_session(session_id)
 
 
+@state.callback
 def teach_drawing() -> None:
     """Teach it: one SGD step on the current drawing; the result becomes the session's own model, in use."""
     drawing = state.drawing()
     if drawing is None:
         return
     ref = state.model_in_use()
-    label, lr = int(state.widget_value(state.TEACH_LABEL)), float(state.widget_value(state.TEACH_LR))
+    label, lr = int(state.widget_value(Key.TEACH_LABEL)), float(state.widget_value(Key.TEACH_LR))
     taught, before, after = draw.teach(ref, drawing.x, label, lr)
     lessons = int(ref.model.meta.get("lessons", 0)) + 1
     base = ref.model.meta.get("taught_from", ref.label.split(" (")[0])
@@ -75,50 +106,63 @@ def teach_drawing() -> None:
     state.set_teach_result(state.TeachResult(drawing.digest, label, before, after))
 
 
+def _steer(action: str) -> None:
+    """Pause, resume or stop the session's run, if it has one."""
+    run = state.runner()
+    if run is not None:
+        getattr(run, action)()
+
+
+@state.callback
 def pause() -> None:
-    if state.runner() is not None:
-        state.runner().pause()
+    _steer("pause")
 
 
+@state.callback
 def resume() -> None:
-    if state.runner() is not None:
-        state.runner().resume()
+    _steer("resume")
 
 
+@state.callback
 def stop() -> None:
-    if state.runner() is not None:
-        state.runner().stop()
+    _steer("stop")
 
 
+@state.callback
 def reset() -> None:
-    """Stop and forget the run (its weights too)."""
-    stop()
+    """Stop and forget the run (its weights and its checkpoint too; its curve stays as an earlier run)."""
+    _steer("stop")
+    _retire(state.runner())
+    checkpoints.forget(browser.token())
     state.set_runner(None)
     state.set_notice(None)
     if state.model_source() == state.TRAINED:
         state.set_model_source(state.SHIPPED)
 
 
+@state.callback
 def use_trained() -> None:
     state.set_model_source(state.TRAINED)
 
 
+@state.callback
 def load_upload() -> None:
     """On-change of the weights uploader: a good file becomes the session's own model, in use.
 
     A bad one is refused with mlp.weights' message and the model in use stays as it was.
     """
-    uploaded = state.widget_value(UPLOAD_KEY)
+    uploaded = state.widget_value(Key.UPLOAD)
     if uploaded is None or state.upload_outcome(uploaded.file_id) is not None:
         return
+    name = models.plain(uploaded.name)   # a stranger's file name, shown as Markdown
     try:
         model = weights.load(uploaded.getvalue(), max_bytes=weights.MAX_BYTES)
     except weights.WeightsError as e:
-        return state.set_upload_outcome(uploaded.file_id, False, f"Could not load {uploaded.name}: {e}")
+        return state.set_upload_outcome(uploaded.file_id, Notice("error", f"Could not load {name}: {e}"))
     state.set_own_model(models.new_ref(model, f"Loaded from {uploaded.name}", prefix="upload"))
     state.set_model_source(state.OWN)
-    state.set_upload_outcome(uploaded.file_id, True,
-                             f"Loaded {uploaded.name} ({model.hidden} hidden units); it is now the model in use.")
+    state.set_upload_outcome(uploaded.file_id, Notice(
+        "success", f"Loaded {name} ({model.hidden} hidden units); it is now the model in use."))
 
 
 def weights_to_save(run: TrainingRunner | None, fallback: models.ModelRef) -> tuple[MLP, dict]:
@@ -147,49 +191,37 @@ def weights_file(run: TrainingRunner | None, fallback: models.ModelRef | None) -
     return contents
 
 
+@state.callback
 def save_to_folder() -> None:
     """On-click of "Save to the weights folder": the weights Save would download, under the name typed."""
     run = state.runner()
     run = run if run is not None and run.snapshot() is not None else None
     try:
         model, meta = weights_to_save(run, state.model_in_use())
-        path = user_weights.save(model, state.widget_value(SAVE_NAME) or "", **meta)
+        path = user_weights.save(model, state.widget_value(Key.SAVE_NAME) or "", **meta)
     except (user_weights.SaveError, weights.WeightsError) as e:
-        return state.set_notice("error", str(e), slot=WEIGHTS_NOTICE)
-    state.set_notice("success", f"Saved as {path.name} in the weights folder ({user_weights.folder()}).",
-                     slot=WEIGHTS_NOTICE)
+        return state.set_notice(Notice("error", str(e)), slot=state.WEIGHTS)
+    state.set_notice(Notice("success", f"Saved as {path.name} in the weights folder."), slot=state.WEIGHTS)
 
 
+@state.callback
 def load_saved() -> None:
     """On-click of "Load" beside the saved files: the chosen one becomes the session's own model, in use."""
-    name = state.widget_value(SAVED_PICK)
+    name = state.widget_value(Key.SAVED_PICK)
     if not name:
         return
     try:
         model = user_weights.load(name)
     except (user_weights.SaveError, weights.WeightsError) as e:
-        return state.set_notice("error", f"Could not load {name}: {e}", slot=WEIGHTS_NOTICE)
+        return state.set_notice(Notice("error", f"Could not load {name}: {e}"), slot=state.WEIGHTS)
     state.set_own_model(models.new_ref(model, f"Loaded from {name}", prefix="saved"))
     state.set_model_source(state.OWN)
-    state.set_notice("success", f"Loaded {name} ({model.hidden} hidden units); it is now the model in use.",
-                     slot=WEIGHTS_NOTICE)
+    state.set_notice(Notice("success", f"Loaded {name} ({model.hidden} hidden units); it is now the model in use."),
+                     slot=state.WEIGHTS)
 
 
-def describe(status: Status | None) -> str:
-    """One line for the sidebar."""
-    if status is None:
-        return "Not started (see Train)."
-    where = f"epoch {min(status.epoch + 1, status.epochs)}/{status.epochs} · {status.fraction:.0%}"
-    last = status.test_accuracy[-1] if status.test_accuracy else None
-    accuracy = f", test accuracy {last:.1%}" if last is not None else ""
-    return {
-        STARTING: "Loading MNIST…",
-        FETCHING: f"Fetching MNIST: {status.fetch_step} {status.fetch_fraction or 0:.0%}",
-        RUNNING: f"Running: {where}",
-        PAUSED: f"Paused at {where}",
-        FINISHED: f"Finished {status.epochs} epochs{accuracy}.",
-        STOPPED: f"Stopped after {status.steps:,} steps{accuracy}.",
-        DIVERGED: "Diverged; last good weights kept.",
-        FAILED: "Failed (see Train).",
-        ORPHANED: "Stopped: its page went away.",
-    }[status.phase]
+
+@state.callback
+def clear_canvas() -> None:
+    """On-click of Clear: a fresh canvas and no drawing."""
+    state.clear_canvas()

@@ -1,0 +1,61 @@
+"""Settings in the address bar, so a link reproduces them (like TensorFlow Playground).
+
+`parse` turns query parameters into settings, each checked against its limits;
+a value that is missing keeps the current one, a bad one is dropped with a
+note saying why, never an error.  `encode` is the way back.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, NamedTuple
+
+
+class Field(NamedTuple):
+    name: str           # the query parameter
+    kind: type          # int, float or str
+    low: Any = None     # inclusive bounds for numbers
+    high: Any = None
+    choices: tuple = ()  # allowed values for str
+
+
+def parse(params: Mapping[str, str], fields: list[Field]) -> tuple[dict[str, Any], list[str]]:
+    """({name: value} for the good parameters, [notes on the ones ignored])."""
+    values, notes = {}, []
+    for field in fields:
+        raw = params.get(field.name)
+        if raw is None:
+            continue
+        raw = str(raw)[:40]
+        try:
+            value = _convert(raw, field)
+        except ValueError as e:
+            notes.append(f"{field.name}={raw!r} ignored: {e}")
+            continue
+        values[field.name] = value
+    return values, notes
+
+
+def encode(values: Mapping[str, Any], fields: list[Field]) -> dict[str, str]:
+    """The query parameters for `values` (only the named fields)."""
+    return {f.name: format(values[f.name], "g") if f.kind is float else str(values[f.name])
+            for f in fields if f.name in values}
+
+
+def _convert(raw: str, field: Field):
+    if field.kind is str:
+        if raw not in field.choices:
+            raise ValueError(f"expected one of {', '.join(field.choices)}")
+        return raw
+    try:
+        number = float(raw)
+    except ValueError:
+        raise ValueError("not a number") from None
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    if field.kind is int:
+        if number != int(number):
+            raise ValueError("not a whole number")
+        number = int(number)
+    if not field.low <= number <= field.high:
+        raise ValueError(f"outside {field.low:g}…{field.high:g}")
+    return number

@@ -1,0 +1,46 @@
+"""The Train page in Chromium: settings from a link, and a run found again after a reload and a server restart."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from support import CHROMIUM, CHROMIUM_ARGS, needs_mnist, progress_bar, steps_in, streamlit_server
+
+sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_mnist,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")]
+
+
+def test_a_run_survives_a_reload_and_a_server_restart(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLP_LAB_RUNS", str(tmp_path / "runs"))
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = chromium.new_context(viewport={"width": 1400, "height": 1200})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        with streamlit_server(tmp_path / "first.log", max_training=2) as (url, _):
+            page.goto(f"{url}/Train?epochs=200&lr=0.05&seed=3")      # a shared link's settings
+            page.get_by_role("button", name="Start").click()
+            page.get_by_role("button", name="Stop").and_(page.locator(":enabled")).wait_for()
+            assert page.locator('[class*="st-key-train_epochs"] input').input_value() == "200"
+            assert "mlp_lab_browser" in {c["name"] for c in context.cookies()}
+            page.wait_for_timeout(6_000)                               # a checkpoint is kept every 5 s
+            before = steps_in(progress_bar(page).inner_text())
+            assert before > 0
+            page.reload()
+            page.get_by_text("Restored your last run").wait_for()
+            restored = steps_in(progress_bar(page).inner_text())
+            assert 0 < restored
+            assert page.get_by_role("button", name="Continue").is_enabled()
+            page.get_by_role("button", name="Stop").and_(page.locator(":disabled")).wait_for()
+        # The server goes away and comes back (on another port: the cookie is per host, not per port).
+        with streamlit_server(tmp_path / "second.log", max_training=2) as (url, _):
+            page.goto(f"{url}/Train")
+            page.get_by_text("Restored your last run").wait_for()
+            assert steps_in(progress_bar(page).inner_text()) >= restored
+            assert page.locator('[class*="st-key-train_lr"] input').input_value() == "0.05"
+            page.get_by_role("button", name="Continue").click()
+            page.get_by_role("button", name="Stop").and_(page.locator(":enabled")).wait_for()
+            page.wait_for_function("() => /steps: [\\d,]+/.test(document.body.innerText)")
+        chromium.close()
