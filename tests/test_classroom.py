@@ -175,12 +175,12 @@ def test_twenty_users_drawing_through_the_proxy(tmp_path):
     from test_load import DRAWINGS_EACH, load     # Playwright's async side, only for this test
 
     with launched(tmp_path, processes=PROCESSES) as (url, launcher, logs):
-        started = time.monotonic()
+        apps = [pid for pid in children(launcher.pid) if b"streamlit" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        idle, started = sum(cpu_seconds(pid) for pid in apps), time.monotonic()
         answers, _, _ = asyncio.run(asyncio.wait_for(load(url, launcher.pid, drawers=USERS, trainers=0),
                                                      LOAD_DEADLINE))
         elapsed = time.monotonic() - started
-        apps = [pid for pid in children(launcher.pid) if b"streamlit" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-        served = sum(cpu_seconds(pid) for pid in apps)   # start-up, page opens, warm-up drawings and the load
+        served = sum(cpu_seconds(pid) for pid in apps) - idle   # page opens, warm-up drawings and the load
     # HAProxy logs a WebSocket when it closes: by now every user's has.
     sessions = collections.Counter(re.findall(r" app/(app\d+) .*\"GET /_stcore/stream ",
                                               (logs / "proxy.log").read_text()))
