@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -199,3 +200,27 @@ def test_twenty_users_drawing_through_the_proxy(tmp_path):
     assert len(sessions) == min(PROCESSES, USERS), f"users per process: {sessions}"
     assert median < MEDIAN_LIMIT, f"median {median:.2f} s"
     assert_clean_logs(logs)
+
+
+def test_without_haproxy_the_launcher_says_how_to_install_it(tmp_path, capsys):
+    from deploy import classroom
+
+    with pytest.raises(classroom.ClassroomError, match="apt-get install haproxy"):
+        with classroom.running(free_port(), 1, tmp_path / "logs", tmp_path / "weights", haproxy="no-such-haproxy"):
+            pass
+    assert classroom.main(["--port", "1", "--processes", "0", "--logs", str(tmp_path / "logs")]) == 1
+    assert "--processes must be at least 1" in capsys.readouterr().err
+
+
+def test_a_busy_port_stops_the_classroom_and_names_the_proxy_log(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "deploy.classroom", "--port", str(port), "--processes", "1",
+             "--logs", str(tmp_path / "logs"), "--weights", str(tmp_path / "weights")],
+            cwd=ROOT, capture_output=True, text=True, timeout=START_LIMIT)
+    assert done.returncode == 1
+    assert f"proxy exited during start-up; see {tmp_path / 'logs' / 'proxy.log'}" in done.stderr
+    assert "cannot bind socket" in (tmp_path / "logs" / "proxy.log").read_text()
