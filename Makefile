@@ -20,13 +20,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 mnist: $(VENV)/.runtime
-	$(BIN)/python -m mlp.data
+	$(BIN)/python -m mlp.fetch
 
 # The app works without MNIST (Draw uses the shipped weights), so a failed fetch only warns.
 # MALLOC_ARENA_MAX=2: glibc otherwise gives each thread that allocates its own malloc arena, and memory
 # freed by passing sessions stays held in them (bench/session_memory.py measures it).
 run: $(VENV)/.runtime
-	@$(BIN)/python -m mlp.data || echo "warning: MNIST could not be fetched; Draw works, training needs it"
+	@$(BIN)/python -m mlp.fetch || echo "warning: MNIST could not be fetched; Draw works, training needs it"
 	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 

@@ -141,7 +141,7 @@ def stop_latency(config: Config, trials: int = 3) -> list[float]:
 def main() -> int:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     if not os.path.exists(CHROMIUM) or not mnist.is_ready():
-        print("needs /usr/bin/chromium and MNIST (python -m mlp.data)")
+        print("needs /usr/bin/chromium and MNIST (python -m mlp.fetch)")
         return 1
     print(f"Server memory (VmRSS, MB) around {count} sessions, {AT_ONCE} at a time")
     print(f"{'':24}{'after 1 session':>17}{'after ' + str(count):>12}{f'+{SETTLE} s':>8}{'growth':>9}")

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(ROOT))
 
-from mlp.data import MnistError, load_mnist  # noqa: E402
+from mlp.idx import MnistError, load_mnist  # noqa: E402
 from mlp.model import MLP  # noqa: E402
 from mlp.train import Config, Trainer  # noqa: E402
 
@@ -208,7 +208,7 @@ def main(argv=None) -> int:
     try:
         X8, y = load_mnist("train")
     except (MnistError, OSError) as e:
-        raise SystemExit(f"error: real MNIST is needed (python -m mlp.data fetches it): {e}")
+        raise SystemExit(f"error: real MNIST is needed (python -m mlp.fetch fetches it): {e}")
     n = len(y)
     print(f"one epoch = {n} images, batch {BATCH}, 784-{HIDDEN}-10, SGD η={LR}; best and median of {args.repeats}")
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "

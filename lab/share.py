@@ -15,7 +15,7 @@ class Field(NamedTuple):
     kind: type          # int, float or str
     low: Any = None     # inclusive bounds for numbers
     high: Any = None
-    choices: tuple = ()  # allowed values for str
+    choices: tuple = ()  # the allowed values (str), or the numbers offered (a number snaps to one of them)
 
 
 def parse(params: Mapping[str, str], fields: list[Field]) -> tuple[dict[str, Any], list[str]]:
@@ -23,9 +23,11 @@ def parse(params: Mapping[str, str], fields: list[Field]) -> tuple[dict[str, Any
     values, notes = {}, []
     for field in fields:
         raw = params.get(field.name)
+        if isinstance(raw, (list, tuple)):   # a parameter given twice: the last one counts
+            raw = raw[-1] if raw else None
         if raw is None:
             continue
-        raw = str(raw)[:40]
+        raw = str(raw).strip()[:40]
         try:
             value = _convert(raw, field)
         except ValueError as e:
@@ -43,15 +45,20 @@ def encode(values: Mapping[str, Any], fields: list[Field]) -> dict[str, str]:
 
 def _convert(raw: str, field: Field):
     if field.kind is str:
-        if raw not in field.choices:
+        if raw.strip().lower() not in field.choices:
             raise ValueError(f"expected one of {', '.join(field.choices)}")
-        return raw
+        return raw.strip().lower()
     try:
         number = float(raw)
     except ValueError:
         raise ValueError("not a number") from None
     if not math.isfinite(number):
         raise ValueError("not a finite number")
+    if field.choices:
+        for offered in field.choices:
+            if math.isclose(number, offered, rel_tol=1e-6):
+                return offered
+        raise ValueError(f"expected one of {', '.join(format(c, 'g') for c in field.choices)}")
     if field.kind is int:
         if number != int(number):
             raise ValueError("not a whole number")

@@ -13,7 +13,8 @@ PAGES = (("app.py", "Draw", ":material/draw:"),
          ("pages/1_Train.py", "Train", ":material/model_training:"),
          ("pages/2_Hidden_units.py", "Hidden units", ":material/grid_view:"),
          ("pages/3_Backprop.py", "Backprop", ":material/functions:"),
-         ("pages/4_Evaluate.py", "Evaluate", ":material/fact_check:"))
+         ("pages/4_Evaluate.py", "Evaluate", ":material/fact_check:"),
+         ("pages/5_Boundaries.py", "Boundaries", ":material/scatter_plot:"))
 
 
 def render() -> models.ModelRef | None:

@@ -153,7 +153,7 @@ def saved() -> list[str]:
     """Names of the saved files (NAME.npz), newest first."""
     home = folder()
     if home not in _tidied and home.is_dir():
-        with locked(home):
+        with contextlib.suppress(OSError), locked(home):   # tidying is a courtesy; listing must not fail for it
             pass
     return [name for *_, name in sorted(_listing(home), reverse=True)]
 

@@ -8,7 +8,11 @@ So a distorted training image gets, with its own random numbers:
 - an affine map about the centre of the field: rotation, slant (shear), scale
   and a sub-pixel shift, resampled bilinearly;
 - a stroke-width change: the background touching a stroke lit up (bolder, up
-  to a pixel on each side) or the stroke's edge dimmed (thinner).
+  to a pixel on each side) or the stroke's edge dimmed (thinner);
+- optionally an elastic distortion (Simard, Steinkraus & Platt 2003): every
+  pixel moves by its own amount, from a random field smoothed by a Gaussian of
+  width σ and scaled by α, so strokes bend the way a hand bends them (a loop
+  rounder or flatter, a stem curved) where an affine map moves the digit whole.
 
 The whole batch is one set of array operations, no Python loop per image: each
 output pixel finds its source point with one small matrix product against a
@@ -36,6 +40,36 @@ CHUNK = 512
 # bolder digit at full brightness, the edge of a thinner one dimmed by 60%
 # (dimming more breaks thin lines apart).
 THICKEST, THINNEST = 1.0, 0.6
+SIGMA = 4.0                      # Simard et al.'s smoothing width, pixels
+
+
+def gaussian_matrix(sigma: float, side: int = SIDE) -> np.ndarray:
+    """(side,side) G with G @ u smoothing each column of u by a Gaussian of width sigma.
+
+    Zero outside the image; rows sum to 1 away from the border, so a constant
+    field stays constant there.
+    """
+    offset = np.arange(side)[:, None] - np.arange(side)[None, :]
+    reach = np.arange(-side + 1, side)
+    return (np.exp(-offset ** 2 / (2 * sigma ** 2)) / np.exp(-reach ** 2 / (2 * sigma ** 2)).sum()).astype(np.float32)
+
+
+def elastic_field(rng: np.random.Generator, n: int, alpha: float, sigma: float = SIGMA) -> np.ndarray:
+    """(n,2,784) float32 per-pixel displacements (dx, dy) in pixels, one smooth field per image.
+
+    u ~ U(-1,1) per pixel and direction, smoothed as G u Gᵀ (the separable
+    Gaussian filter) and scaled by α.  Each of the two products is one large
+    matrix product over the whole batch (rows of all images at once), several
+    times faster than n small ones.
+    """
+    G = gaussian_matrix(sigma)   # symmetric: Gᵀ = G
+    u = rng.random((2 * n, SIDE, SIDE), dtype=np.float32)
+    u *= 2
+    u -= 1
+    along_x = (u.reshape(-1, SIDE) @ G).reshape(2 * n, SIDE, SIDE)                 # u Gᵀ
+    both = (along_x.transpose(0, 2, 1).reshape(-1, SIDE) @ G).reshape(2 * n, SIDE, SIDE)  # (G u Gᵀ)ᵀ
+    both *= np.float32(alpha)
+    return both.transpose(0, 2, 1).reshape(n, 2, SIDE * SIDE)
 
 
 class Distortion(NamedTuple):
@@ -46,18 +80,24 @@ class Distortion(NamedTuple):
     shift_x: np.ndarray    # pixels, positive = right
     shift_y: np.ndarray    # pixels, positive = down
     stroke: np.ndarray     # -1..1: negative thins the strokes, positive makes them bolder, 0 keeps them
+    field: np.ndarray | None = None   # (N,2,784) elastic displacement (dx, dy) in pixels, or None
 
     @classmethod
     def identity(cls, n: int) -> "Distortion":
         zero = lambda: np.zeros(n, np.float32)
         return cls(zero(), np.ones(n, np.float32), zero(), zero(), zero(), zero())
 
+    def rows(self, which) -> "Distortion":
+        """The settings of the images selected by `which` (a slice or index array)."""
+        return Distortion(*(None if p is None else p[which] for p in self))
+
 
 class Augmenter:
     """`augmenter(xb8)`: uint8 (N,784) → a distorted uint8 (N,784) copy; the input is not modified.
 
     Each image's settings are drawn uniformly: rotation ±`rotation`°, scale in
-    `scale`, shear ±`shear`, shift ±`shift` px in x and y, stroke ±`stroke`.
+    `scale`, shear ±`shear`, shift ±`shift` px in x and y, stroke ±`stroke`;
+    with `elastic` = α > 0 each also gets an elastic field (see elastic_field).
     They are as large as they can be while every digit stays readable (look at
     `python -m mlp.augment`).
 
@@ -70,13 +110,15 @@ class Augmenter:
     """
 
     def __init__(self, seed: int = 0, rotation: float = 12.0, scale: tuple[float, float] = (0.85, 1.15),
-                 shear: float = 0.2, shift: float = 2.5, stroke: float = 1.0, share: float = 0.3):
+                 shear: float = 0.2, shift: float = 2.5, stroke: float = 1.0, share: float = 0.3,
+                 elastic: float = 0.0, sigma: float = SIGMA):
         if not (rotation >= 0 and 0 < scale[0] <= scale[1] and shear >= 0 and shift >= 0
-                and 0 <= stroke <= 1 and 0 <= share <= 1):
-            raise ValueError("augmentation ranges must be non-negative, scale positive, stroke and share in 0..1")
+                and 0 <= stroke <= 1 and 0 <= share <= 1 and elastic >= 0 and sigma > 0):
+            raise ValueError("augmentation ranges must be non-negative, scale and sigma positive, "
+                             "stroke and share in 0..1")
         self.rng = np.random.default_rng(seed)
         self.rotation, self.scale, self.shear, self.shift = rotation, scale, shear, shift
-        self.stroke, self.share = stroke, share
+        self.stroke, self.share, self.elastic, self.sigma = stroke, share, elastic, sigma
         # Output pixel coordinates relative to the centre, as rows (x, y, 1): the
         # source coordinates of a whole batch are then one (2N,3) @ (3,784) product.
         y, x = np.divmod(np.arange(SIDE * SIDE, dtype=np.float32), SIDE)
@@ -102,13 +144,14 @@ class Augmenter:
                           scale=(low + high) / 2 + (high - low) / 2 * u[1],
                           shear=self.shear * u[2],
                           shift_x=self.shift * u[3], shift_y=self.shift * u[4],
-                          stroke=self.stroke * u[5])
+                          stroke=self.stroke * u[5],
+                          field=elastic_field(self.rng, n, self.elastic, self.sigma) if self.elastic else None)
 
     def apply(self, xb8: np.ndarray, d: Distortion) -> np.ndarray:
         """Distort each row of xb8 (uint8 (N,784)) by its own settings in d."""
         if len(xb8) <= CHUNK:
             return self._apply(xb8, d)
-        return np.concatenate([self._apply(xb8[lo:lo + CHUNK], Distortion(*(p[lo:lo + CHUNK] for p in d)))
+        return np.concatenate([self._apply(xb8[lo:lo + CHUNK], d.rows(slice(lo, lo + CHUNK)))
                                for lo in range(0, len(xb8), CHUNK)])
 
     def _apply(self, xb8: np.ndarray, d: Distortion) -> np.ndarray:
@@ -148,6 +191,8 @@ class Augmenter:
         rows[0] = np.stack([a, b, CENTRE + PAD - (a * tx + b * ty)], axis=1)
         rows[1] = np.stack([c, e, CENTRE + PAD - (c * tx + e * ty)], axis=1)
         xy = np.matmul(rows.reshape(-1, 3), self._grid, out=w.xy)
+        if d.field is not None:     # elastic: each output pixel samples from its own displaced point
+            xy += d.field.transpose(1, 0, 2).reshape(xy.shape)
         # Off-image points read the zero border: clip so the 2×2 neighbourhood stays inside.
         np.clip(xy, 0, PADDED - 2, out=xy)
         return xy[:len(theta)], xy[len(theta):]

@@ -211,10 +211,9 @@ def _shape_text(shape: tuple) -> str:
 
 def _check_headers(headers: dict[str, tuple[tuple, bool, np.dtype]]) -> None:
     """Shapes (784,h) (h,) (h,10) (10,) with h in 1..MAX_HIDDEN, one float dtype, a bounded text meta."""
-    for name, (shape, _, dtype) in headers.items():
-        if dtype.hasobject:
-            raise WeightsError("refused: the file contains pickled Python objects, "
-                               "which could run code; only plain numeric arrays are accepted")
+    if any(dtype.hasobject for _, _, dtype in headers.values()):
+        raise WeightsError("refused: the file contains pickled Python objects, "
+                           "which could run code; only plain numeric arrays are accepted")
     if META_KEY in headers:
         shape, _, dtype = headers[META_KEY]
         if dtype.kind != "U" or shape != ():

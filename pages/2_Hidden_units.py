@@ -25,7 +25,7 @@ else:
         mnist_panel.offer_fetch("")   # names the refused files and offers to fetch them again
     else:
         st.info("MNIST is needed for the data-driven parts (top-activating digits, activation histograms); "
-                "it is fetched when you start training on the Train page, or run `python -m mlp.data`. "
+                "it is fetched when you start training on the Train page, or run `python -m mlp.fetch`. "
                 "The weights below need no data.", icon=":material/download:")
 count, pick = st.columns([1, 4], vertical_alignment="bottom")
 count.metric("Dead units", f"{int(dead.sum())} of {net.hidden}",

@@ -11,7 +11,7 @@ IMAGE_WIDTH = 84
 result = evaluate.evaluate(model)
 if result is None:
     mnist_panel.offer_fetch("Evaluating needs the MNIST test set, which is not downloaded yet. Fetch it here, "
-                            "start a run on the Train page (it fetches first), or run `python -m mlp.data`.")
+                            "start a run on the Train page (it fetches first), or run `python -m mlp.fetch`.")
     st.stop()
 
 st.caption(model.label)

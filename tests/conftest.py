@@ -78,9 +78,9 @@ def no_mnist(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def local_mirror(tmp_path_factory):
     """An MNIST mirror on 127.0.0.1 serving NAME.gz of the real files, like the public mirrors."""
-    source = mnist.data.data_dir()
+    source = mnist.idx.data_dir()
     folder = tmp_path_factory.mktemp("mirror")
-    for name in mnist.data.SHA256:
+    for name in mnist.idx.SHA256:
         with open(source / name, "rb") as raw, gzip.open(folder / f"{name}.gz", "wb", compresslevel=1) as packed:
             shutil.copyfileobj(raw, packed)
     quiet = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *args: None})

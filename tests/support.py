@@ -35,7 +35,7 @@ APP = str(ROOT / "app.py")
 TRAIN = "pages/1_Train.py"
 PAGES = [TRAIN, "pages/2_Hidden_units.py", "pages/3_Backprop.py", "pages/4_Evaluate.py"]
 TIMEOUT = 60
-needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
+needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.fetch`)")
 
 
 # -- AppTest sessions -------------------------------------------------------------------------

@@ -3,7 +3,7 @@ moves ink the way its name says, strokes get bolder or thinner, and the Trainer 
 import numpy as np
 import pytest
 
-from mlp.augment import CHUNK, Augmenter, Distortion
+from mlp.augment import CHUNK, Augmenter, Distortion, elastic_field, gaussian_matrix
 from mlp.model import MLP
 from mlp.train import Config, Trainer
 
@@ -134,7 +134,7 @@ def test_a_batch_larger_than_one_chunk_is_distorted_row_by_row_like_small_ones(d
     d = Augmenter(seed=2).draw(len(batch))
     whole = Augmenter().apply(batch, d)
     rows = [0, CHUNK - 1, CHUNK, CHUNK + 36]
-    alone = Augmenter().apply(batch[rows], Distortion(*(p[rows] for p in d)))
+    alone = Augmenter().apply(batch[rows], d.rows(rows))
     assert np.array_equal(whole[rows], alone)
 
 
@@ -158,3 +158,76 @@ def test_trainer_with_augment_learns(digits):
     history = Trainer(model, X[order], y[order], Config(epochs=6, hidden=32, lr=0.1, augment=True)).train()
     assert history[-1]["loss"] < history[0]["loss"]
     assert model.accuracy(digits, labels) == 1.0
+
+
+# -- elastic distortion (Simard et al. 2003) --------------------------------------------
+
+def test_gaussian_matrix_smooths_and_keeps_a_constant_away_from_the_border():
+    G = gaussian_matrix(4.0)
+    assert G.shape == (SIDE, SIDE) and G.dtype == np.float32
+    np.testing.assert_allclose(G, G.T)
+    np.testing.assert_allclose(G[SIDE // 2].sum(), 1.0, atol=0.01)       # 3.5 σ from both edges
+    assert G[SIDE // 2].argmax() == SIDE // 2
+
+
+def test_elastic_field_shape_dtype_and_determinism():
+    a = elastic_field(np.random.default_rng(3), 5, alpha=34.0)
+    assert a.shape == (5, 2, SIDE * SIDE) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, elastic_field(np.random.default_rng(3), 5, alpha=34.0))
+    assert not np.array_equal(a, elastic_field(np.random.default_rng(4), 5, alpha=34.0))
+    np.testing.assert_allclose(elastic_field(np.random.default_rng(3), 5, alpha=17.0), a / 2, rtol=1e-5)
+
+
+def test_elastic_field_is_smooth_and_each_image_gets_its_own():
+    field = elastic_field(np.random.default_rng(0), 200, alpha=34.0).reshape(200, 2, SIDE, SIDE)
+    rough = np.random.default_rng(0).uniform(-1, 1, field.shape)
+    step = lambda f: np.abs(np.diff(f, axis=-1)).mean() / np.abs(f).mean()
+    assert step(field) < 0.25 < 1.0 < step(rough)                 # neighbours move nearly alike
+    assert 0.5 < np.abs(field).mean() < 3                         # α 34, σ 4: about a pixel or two
+    first, second = field[:, 0, 14, 14], field[:, 0, 14, 14][::-1]
+    assert abs(np.corrcoef(first, second)[0, 1]) < 0.3            # independent between images
+
+
+def test_elastic_distortion_bends_strokes_but_keeps_the_ink(digits):
+    bend = Augmenter(seed=0, rotation=0, scale=(1, 1), shear=0, shift=0, stroke=0, elastic=34.0, share=1.0)
+    batch = np.repeat(digits, 20, axis=0)
+    out = bend(batch)
+    assert out.dtype == np.uint8 and out.shape == batch.shape
+    assert (out != batch).any(axis=1).all()                       # every image moved
+    ink_ratio = out.astype(int).sum(axis=1) / batch.astype(int).sum(axis=1)
+    # Stretching and squeezing balance out: ink is kept on average, and no image loses half of it.
+    assert abs(ink_ratio.mean() - 1) < 0.05 and np.all((ink_ratio > 0.5) & (ink_ratio < 2))
+    assert np.abs(centre_of_mass(out) - centre_of_mass(batch)).max() < 4      # bent in place, not moved away
+    assert np.array_equal(out, Augmenter(seed=0, rotation=0, scale=(1, 1), shear=0, shift=0, stroke=0,
+                                         elastic=34.0, share=1.0)(batch))
+
+
+def test_a_zero_elastic_field_is_the_identity(digits):
+    d = Distortion.identity(len(digits))._replace(field=np.zeros((len(digits), 2, SIDE * SIDE), np.float32))
+    assert np.array_equal(Augmenter().apply(digits, d), digits)
+
+
+def test_a_uniform_elastic_field_is_a_shift():
+    dot = blob(14, 14)
+    field = np.zeros((1, 2, SIDE * SIDE), np.float32)
+    field[:, 0], field[:, 1] = -2.0, 1.0       # each output pixel samples 2 px left, 1 px down
+    moved = Augmenter().apply(dot, Distortion.identity(1)._replace(field=field))
+    np.testing.assert_allclose(centre_of_mass(moved)[0] - centre_of_mass(dot)[0], [2.0, -1.0], atol=0.1)
+
+
+def test_large_batches_with_elastic_fields_match_small_ones(digits):
+    batch = np.resize(digits, (CHUNK + 5, digits.shape[1]))
+    d = Augmenter(seed=2, elastic=20.0).draw(len(batch))
+    rows = [0, CHUNK - 1, CHUNK, CHUNK + 4]
+    assert np.array_equal(Augmenter().apply(batch, d)[rows], Augmenter().apply(batch[rows], d.rows(rows)))
+
+
+def test_trainer_passes_elastic_and_share_to_the_augmenter(digits):
+    labels = np.arange(len(digits))
+    cfg = Config(epochs=1, hidden=32, augment=True, elastic=12.0, augment_share=0.7)
+    trainer = Trainer(MLP.init(hidden=32, seed=0), digits, labels, cfg)
+    assert trainer._augment.elastic == 12.0 and trainer._augment.share == 0.7
+    with pytest.raises(ValueError, match="elastic"):
+        Config(elastic=-1.0).validate()
+    with pytest.raises(ValueError, match="augment_share"):
+        Config(augment_share=1.5).validate()

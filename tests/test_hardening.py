@@ -28,6 +28,7 @@ from streamlit.testing.v1 import AppTest
 from lab import backprop, budget, evaluate, figures, models, state, user_weights
 from lab.loss_history import LossHistory
 from lab.runner import TrainingRunner
+from lab.state import Key
 from mlp import weights
 from mlp.model import MLP
 from mlp.train import Config, Trainer
@@ -378,14 +379,14 @@ def test_a_run_too_big_for_a_shared_server_is_refused_with_the_reason():
 def test_the_train_page_refuses_an_over_budget_run_and_starts_none(monkeypatch):
     at = new_session()
     at.switch_page(TRAIN).run()
-    at.number_input(key=state.train_key("batch_size")).set_value(60_000)
-    at.number_input(key=state.train_key("hidden")).set_value(4096).run()
+    at.number_input(key=Key.train("batch_size")).set_value(60_000)
+    at.number_input(key=Key.train("hidden")).set_value(4096).run()
     [start] = [b for b in at.button if b.label == "Start"]
     start.click().run()
     assert not at.exception
     assert any("Cannot start: batch 60,000 × hidden 4,096 needs about" in e.value for e in at.error), \
         [e.value for e in at.error]
-    assert "runner" not in at.session_state or at.session_state["runner"] is None
+    assert Key.RUNNER not in at.session_state or at.session_state[Key.RUNNER] is None
 
 
 @pytest.mark.parametrize("batch, hidden, augment", [(1000, 1024, True), (4096, 256, False), (60_000, 16, False)])
@@ -398,7 +399,7 @@ def test_a_runs_memory_stays_within_its_budget_estimate(batch, hidden, augment):
     try:
         trainer = Trainer(MLP.init(hidden=hidden), X, y, config)
         for _ in range(2):
-            trainer.step()
+            trainer.train_batch()
         trainer.model.accuracy(X[:10_000], y[:10_000], budget.eval_batch(hidden))   # as the run slices it
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -476,3 +477,24 @@ def test_derived_data_is_bounded_in_bytes(monkeypatch):
         models.test_outputs(models.new_ref(MLP.init(hidden=64, seed=seed), "m"))
         assert cache.bytes <= cache.max_bytes
     assert 1 <= len(cache) <= 2
+
+
+def test_the_end_of_epoch_test_pass_is_sliced_and_gives_up_at_stop(monkeypatch):
+    """Stop is checked between slices of the test pass (a 4096-unit model's whole pass took 6 s here)."""
+    X = np.random.default_rng(1).integers(0, 256, (1000, 784), dtype=np.uint8)
+    y = np.arange(1000) % 10
+    model = MLP.init(hidden=8)
+    run = TrainingRunner(Config(hidden=8))
+    monkeypatch.setattr(budget, "eval_batch", lambda hidden: 100)
+    slices = []
+    predict = model.predict
+
+    def counting(inputs):
+        slices.append(len(inputs))
+        if len(slices) == 3:
+            run.stop()                                          # pressed while the third slice is computed
+        return predict(inputs)
+    assert run._test_accuracy(model, X, y) == model.accuracy(X, y)   # whole pass: same answer as one piece
+    monkeypatch.setattr(model, "predict", counting)
+    assert run._test_accuracy(model, X, y) is None
+    assert slices == [100, 100, 100]

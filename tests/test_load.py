@@ -48,7 +48,7 @@ BROWSER_NICENESS = 10     # the users' side runs below the server (see give_way_
 pytestmark = [
     pytest.mark.browser, pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
-    pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)"),
+    pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.fetch`)"),
 ]
 async_api = pytest.importorskip("playwright.async_api")
 

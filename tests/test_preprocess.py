@@ -4,10 +4,10 @@ import time
 import numpy as np
 import pytest
 
-from bench.drawn_digits import CANVAS, render, two_round
 from mlp import preprocess
-from mlp.data import MnistError, load_mnist
+from mlp.idx import MnistError, load_mnist
 from mlp.preprocess import Stages, estimate_stroke_width, stages, to_gray, to_mnist
+from mlp.strokes import CANVAS, Family, Knobs, render, two
 
 
 def rgba(gray: np.ndarray) -> np.ndarray:
@@ -20,7 +20,7 @@ def rgba(gray: np.ndarray) -> np.ndarray:
 
 def drawn_two(height=200, left=40, top=40, width=16, size=CANVAS) -> np.ndarray:
     """The same '2' (same strokes) at a chosen size, position and brush width."""
-    strokes = two_round(np.random.default_rng(0))
+    strokes = two(Knobs(Family("round", {"angular": 0, "loop": 0, "width": 1}), 2, np.random.default_rng(0)))
     return render([s * [height * .7, height] + [left, top] for s in strokes], width, size)
 
 

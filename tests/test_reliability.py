@@ -199,12 +199,12 @@ MESSAGES = {"truncated": "header promises", "wrong magic": "bad magic number 0x0
 @pytest.fixture
 def damaged_mnist(tmp_path, monkeypatch):
     """Make MNIST's folder a copy of the real one whose t10k images are damaged in the way asked for."""
-    source = mnist.data.data_dir()
+    source = mnist.idx.data_dir()
     caches = (mnist.load, mnist.synthetic_digits, models.dead_units, models.test_outputs, evaluate.evaluate,
               backprop.gradient_check)
 
     def make(kind: str) -> Path:
-        for name in mnist.data.SHA256:
+        for name in mnist.idx.SHA256:
             (tmp_path / name).symlink_to(source / name)
         target = tmp_path / "t10k-images-idx3-ubyte"
         target.unlink()

