@@ -34,7 +34,7 @@ run: $(VENV)/.runtime
 # PROCESSES=n to choose how many; Ctrl-C stops them all.
 .PHONY: classroom
 classroom: $(VENV)/.runtime
-	@$(BIN)/python -m mlp.data || echo "warning: MNIST could not be fetched; Draw works, training needs it"
+	@$(BIN)/python -m mlp.fetch || echo "warning: MNIST could not be fetched; Draw works, training needs it"
 	$(BIN)/python -m deploy.classroom --port $(PORT) $(if $(PROCESSES),--processes $(PROCESSES))
 
 # Lint first (ruff.toml), then every test; `$(BIN)/python -m pytest -m "not slow and not browser"` is the quick subset.

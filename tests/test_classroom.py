@@ -43,7 +43,7 @@ pytestmark = [
     pytest.mark.browser, pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
     pytest.mark.skipif(find_haproxy() is None, reason="no HAProxy (apt-get install haproxy)"),
-    pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)"),
+    pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.fetch`)"),
 ]
 sync_api = pytest.importorskip("playwright.sync_api")
 
