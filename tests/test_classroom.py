@@ -30,8 +30,7 @@ import pytest
 
 from deploy.classroom import COOKIE, find_haproxy
 from lab import mnist
-from support import CHROMIUM, CHROMIUM_ARGS, ONE, ROOT, SEVEN, free_port
-from test_browser import draw, open_draw, read_prediction
+from support import CHROMIUM, CHROMIUM_ARGS, ONE, ROOT, SEVEN, draw_strokes, free_port, open_draw, read_prediction
 
 USERS = int(os.environ.get("MLP_LAB_CLASSROOM_USERS", "20"))
 PROCESSES = int(os.environ.get("MLP_LAB_CLASSROOM_PROCESSES", "2"))
@@ -138,7 +137,7 @@ def test_a_browser_stays_on_its_process_and_the_weights_folder_is_shared(tmp_pat
                 page = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
                 page.set_default_timeout(30_000)
                 open_draw(page, url)
-                draw(page, strokes)
+                draw_strokes(page, strokes)
                 assert read_prediction(page) == digit
                 page.wait_for_function(PICTURES_LOADED, arg=STAGE_PICTURES)
                 pictures.append(page.eval_on_selector_all("img", "all => all.map(i => i.src)"
@@ -177,7 +176,7 @@ def test_a_browser_stays_on_its_process_and_the_weights_folder_is_shared(tmp_pat
 
 
 def test_twenty_users_drawing_through_the_proxy(tmp_path):
-    from test_load import DRAWINGS_EACH, load     # Playwright's async side, only for this test
+    from crowd import DRAWINGS_EACH, load     # Playwright's async side, only for this test
 
     with launched(tmp_path, processes=PROCESSES) as (url, launcher, logs):
         apps = [pid for pid in children(launcher.pid) if b"streamlit" in Path(f"/proc/{pid}/cmdline").read_bytes()]
