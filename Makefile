@@ -30,6 +30,13 @@ run: $(VENV)/.runtime
 	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
+# A class on several cores: one app process per core behind HAProxy (README, "Serving a classroom").
+# PROCESSES=n to choose how many; Ctrl-C stops them all.
+.PHONY: classroom
+classroom: $(VENV)/.runtime
+	@$(BIN)/python -m mlp.fetch || echo "warning: MNIST could not be fetched; Draw works, training needs it"
+	$(BIN)/python -m deploy.classroom --port $(PORT) $(if $(PROCESSES),--processes $(PROCESSES))
+
 # Lint first (ruff.toml), then every test; `$(BIN)/python -m pytest -m "not slow and not browser"` is the quick subset.
 test: $(VENV)/.dev mnist
 	$(BIN)/ruff check .

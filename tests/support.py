@@ -264,6 +264,36 @@ def streamlit_server(log_path: Path, max_training: int):
             process.wait(5)
 
 
+def open_draw(page, url: str) -> None:
+    page.goto(url)
+    page.locator(CANVAS).wait_for()
+    page.get_by_text(PROMPT).wait_for()
+
+
+def draw_strokes(page, strokes) -> None:
+    """Draw `strokes` (canvas pixels) on the Draw page's canvas with the mouse, as a person would."""
+    canvas = page.locator(CANVAS)
+    # After Clear the old canvas (old key) can linger in the DOM for a moment on a busy machine.
+    deadline = time.monotonic() + 30
+    while canvas.count() != 1:
+        assert time.monotonic() < deadline, f"{canvas.count()} canvases on the page"
+        page.wait_for_timeout(100)
+    box = canvas.bounding_box()
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+        page.mouse.up()
+
+
+def read_prediction(page) -> str:
+    """The digit in `Prediction: d`, once the app has answered (the canvas sends ~200 ms after mouse-up)."""
+    prediction = page.locator(PREDICTION)
+    prediction.wait_for()
+    return re.search(r"Prediction: (\d)", prediction.inner_text()).group(1)
+
+
 def progress_bar(page):
     """The Train page's training progress bar (a locator: the same call for Playwright's sync and async pages)."""
     return page.locator('[data-testid="stProgress"]').filter(has_text="steps:").first

@@ -13,8 +13,8 @@ import pytest
 
 from lab import my_digits
 from mlp import weights
-from support import (CANVAS, CHROMIUM, CHROMIUM_ARGS, ONE, PREDICTION, PROMPT, SEVEN, ZERO, needs_mnist, progress_bar,
-                     steps_in, streamlit_server)
+from support import (CANVAS, CHROMIUM, CHROMIUM_ARGS, ONE, PREDICTION, PROMPT, SEVEN, ZERO, draw_strokes, needs_mnist,
+                     open_draw, progress_bar, read_prediction, steps_in, streamlit_server)
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -52,35 +52,6 @@ def shots(tmp_path_factory):
     folder = tmp_path_factory.mktemp("screenshots")
     print(f"\nscreenshots in {folder}")
     return folder
-
-
-def open_draw(page, url: str) -> None:
-    page.goto(url)
-    page.locator(CANVAS).wait_for()
-    page.get_by_text(PROMPT).wait_for()
-
-
-def draw(page, strokes) -> None:
-    canvas = page.locator(CANVAS)
-    # After Clear the old canvas (old key) can linger in the DOM for a moment on a busy machine.
-    deadline = time.monotonic() + 30
-    while canvas.count() != 1:
-        assert time.monotonic() < deadline, f"{canvas.count()} canvases on the page"
-        page.wait_for_timeout(100)
-    box = canvas.bounding_box()
-    for stroke in strokes:
-        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
-        page.mouse.up()
-
-
-def read_prediction(page) -> str:
-    """The digit in `Prediction: d`, once the app has answered (the canvas sends ~200 ms after mouse-up)."""
-    prediction = page.locator(PREDICTION)
-    prediction.wait_for()
-    return re.search(r"Prediction: (\d)", prediction.inner_text()).group(1)
 
 
 def clear(page) -> None:
@@ -125,7 +96,7 @@ def test_drawn_digits_are_read_and_clear_brings_back_the_prompt(page, server, sh
     open_draw(page, url)
     assert page.locator(PREDICTION).count() == 0, "no prediction before drawing"
     for strokes, digit in ((SEVEN, "7"), (ONE, "1"), (ZERO, "0")):
-        draw(page, strokes)
+        draw_strokes(page, strokes)
         assert read_prediction(page) == digit
         if digit == "7":
             charts_drawn(page)
@@ -144,7 +115,7 @@ def test_training_continues_across_pages_and_stops(page, server, shots):
 
     go_to(page, "Draw")                                  # the run keeps going on another page...
     page.locator(CANVAS).wait_for()
-    draw(page, SEVEN)
+    draw_strokes(page, SEVEN)
     assert read_prediction(page) == "7"
     go_to(page, "Train")
     after = wait_for_steps_above(page, before)           # ...and the charts show its progress
@@ -275,7 +246,7 @@ def choose(page, key: str, option: str) -> None:
 def test_draw_confirm_teach_correct_then_keep_reload_and_fine_tune_my_digits(page, server, tmp_path):
     url, _ = server
     open_draw(page, url)
-    draw(page, SEVEN)
+    draw_strokes(page, SEVEN)
     assert read_prediction(page) == "7"
     page.get_by_role("button", name="Yes, it is a 7").click()
     page.get_by_text("Added to My digits as a 7").wait_for()
@@ -286,7 +257,7 @@ def test_draw_confirm_teach_correct_then_keep_reload_and_fine_tune_my_digits(pag
 
     clear(page)
     one_canvas_for_a_second(page)
-    draw(page, SIX)
+    draw_strokes(page, SIX)
     read_prediction(page)
     choose(page, "teach_label", "6")
     page.get_by_role("button", name="Correct it").click()
