@@ -23,7 +23,7 @@ with st.container(border=True):
     points.slider("Points", *boundaries.LIMITS["points"], step=20, key=state.boundaries_widget_key("points"))
     seed.number_input("Seed", *boundaries.LIMITS["seed"], step=1, key=state.boundaries_widget_key("seed"),
                       help="Chooses the points and the initial weights.")
-    hidden, lr, controls = st.columns([2.1, 1, 1.7], gap="medium", vertical_alignment="bottom")
+    hidden, lr, controls = st.columns([1.6, 1, 2.3], gap="medium", vertical_alignment="bottom")
     hidden.slider("Hidden units of the MLP", *boundaries.LIMITS["hidden"], key=state.boundaries_widget_key("hidden"),
                   help="Softmax regression has none.")
     lr.select_slider("Learning rate η", boundaries.LEARNING_RATES, format_func="{:g}".format,
