@@ -16,6 +16,8 @@ This is the only module that touches st.session_state.  Two kinds of entries:
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from dataclasses import asdict, replace
 import logging
 from typing import Any, Callable, Literal, NamedTuple
 
@@ -27,6 +29,7 @@ from mlp.train import Config
 
 from . import describe, models
 from . import my_digits as md
+from .boundaries import QUERY_KEYS, Settings, SideBySide, from_query, to_query
 from .runner import TrainingRunner
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,11 @@ class Key:
     MY_DIGITS = "my_digits"
     MY_DIGITS_UPLOAD_OUTCOME = "my_digits_upload_outcome"
     FINE_TUNE_RESULT = "fine_tune_result"
+    # the Boundaries page
+    BD_SETTINGS, BD_ADOPTED = "boundaries_settings", "boundaries_adopted"
+    BD_LINKED, BD_NOTES = "boundaries_linked", "boundaries_link_notes"   # what the link gave, what it could not
+    BD_SIDE, BD_PLAY_UNTIL, BD_NOTICE = "boundaries_side", "boundaries_play_until", "boundaries_notice"
+    BD_SHOW_LINES = "bd_show_lines"
 
     @staticmethod
     def train(field: str) -> str:
@@ -414,3 +422,93 @@ def set_rendered_phase(phase: str | None) -> None:
 def widget_value(key: str) -> Any:
     """The current value of a widget that handles itself (e.g. the weights uploader)."""
     return st.session_state.get(key)
+
+
+# -- the Boundaries page (widget values mirrored in Key.BD_SETTINGS; the link read once per session) -----
+
+BOUNDARIES_PLAY_CHUNK = 20_000     # steps per press of Play, so a forgotten tab stops using the CPU
+
+
+
+def boundaries_widget_key(field: str) -> str:
+    return f"bd_{field}"
+
+
+def boundaries_prepare(query: Mapping[str, Any]) -> None:
+    """Call before drawing the widgets: adopt the link's settings once, restore widget values."""
+    s = st.session_state
+    if not s.get(Key.BD_ADOPTED):
+        settings, notes = from_query(query)
+        s[Key.BD_SETTINGS], s[Key.BD_LINKED], s[Key.BD_NOTES], s[Key.BD_ADOPTED] = settings, settings, notes, True
+    for field, value in asdict(s[Key.BD_SETTINGS]).items():
+        if boundaries_widget_key(field) not in s:
+            s[boundaries_widget_key(field)] = value
+    s[Key.BD_SHOW_LINES] = s.get(Key.BD_SHOW_LINES, True)
+
+
+def boundaries_settings() -> Settings:
+    """The settings the widgets show now (after they are drawn)."""
+    s = st.session_state
+    shown = {field: s[boundaries_widget_key(field)] for field in QUERY_KEYS if boundaries_widget_key(field) in s}
+    return replace(s[Key.BD_SETTINGS], **shown)
+
+
+def boundaries_commit(settings: Settings, query) -> None:
+    """Remember `settings` and put them in the link (writing only keys that differ; other keys stay)."""
+    st.session_state[Key.BD_SETTINGS] = settings
+    for key, value in to_query(settings).items():
+        if query.get(key) != value:
+            query[key] = value
+
+
+def boundaries_show_lines() -> bool:
+    return bool(st.session_state.get(Key.BD_SHOW_LINES, True))
+
+
+def boundaries_link_notes(settings: Settings) -> list[str]:
+    """Notes about ignored link values, until the user changes the settings the link gave."""
+    return st.session_state[Key.BD_NOTES] if settings == st.session_state.get(Key.BD_LINKED) else []
+
+
+def boundaries_side(settings: Settings) -> SideBySide:
+    """The session's two models for these settings; new ones (step 0) when the problem changed."""
+    current = st.session_state.get(Key.BD_SIDE)
+    if current is None or current.problem != settings.problem():
+        current = st.session_state[Key.BD_SIDE] = SideBySide(settings)
+        st.session_state[Key.BD_NOTICE] = None     # it was about the old models
+    return current
+
+
+@callback
+def boundaries_reset() -> None:
+    """On-click for Reset: fresh models on the same data, paused."""
+    st.session_state.pop(Key.BD_SIDE, None)
+    boundaries_pause()
+
+
+def boundaries_playing() -> bool:
+    return st.session_state.get(Key.BD_PLAY_UNTIL) is not None
+
+
+@callback
+def boundaries_toggle_play() -> None:
+    """On-click for Play/Pause."""
+    s = st.session_state
+    current = s.get(Key.BD_SIDE)
+    done = current.steps if current is not None else 0
+    s[Key.BD_PLAY_UNTIL] = None if boundaries_playing() else done + BOUNDARIES_PLAY_CHUNK
+    s[Key.BD_NOTICE] = None
+
+
+def boundaries_should_pause(steps: int) -> bool:
+    until = st.session_state.get(Key.BD_PLAY_UNTIL)
+    return until is not None and steps >= until
+
+
+def boundaries_pause(notice: str | None = None) -> None:
+    st.session_state[Key.BD_PLAY_UNTIL] = None
+    st.session_state[Key.BD_NOTICE] = notice
+
+
+def boundaries_notice() -> str | None:
+    return st.session_state.get(Key.BD_NOTICE)

@@ -75,7 +75,8 @@ def loss_curve(status: Status, config: Config, earlier: list[EarlierRun] = ()) -
                           line=dict(color=DEAD_COLOUR, width=1.5, dash="dash"), marker=dict(symbol="square"),
                           hovertemplate="after epoch %{pointNumber}: %{y} dead units<extra></extra>"))
         layout["yaxis2"] = dict(title=dict(text="dead units (a1 ≤ 0 on 10k images)"), overlaying="y",
-                                side="right", rangemode="tozero", showgrid=False)
+                                side="right", range=[0, max(5, 1.2 * max(status.dead_units))], tickformat="d",
+                                showgrid=False)
     legend = dict(orientation="h", y=-0.25, x=0, xanchor="left", yanchor="top")
     return figures._figure(lines, 380, "Training loss", show_legend=True, legend=legend, **layout)
 

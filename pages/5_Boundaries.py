@@ -3,48 +3,46 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from lab import boundaries, boundary_figures, boundary_state, mnist_panel, sidebar, toy
+from lab import boundaries, boundary_figures, mnist_panel, page, state, toy
 
-st.set_page_config(page_title="Boundaries · MLP Lab", page_icon=":material/scatter_plot:", layout="wide")
-sidebar.render()
-PLOT = {"displayModeBar": False}
+page.frame("Boundaries", ":material/scatter_plot:", needs_model=False)
+PLOT = page.PLOT
 
-st.title("Boundaries")
 st.markdown(
     "Why does a network need a hidden layer? Below, **softmax regression** (the MLP without its hidden "
     "layer: `z = x W + b`, `p = softmax(z)`) and **the MLP** (`2 → h ReLU → 2`, the same engine as the digit "
     "reader) learn to tell orange points from blue ones with the same SGD steps. The shading is what each "
     "model answers at every spot of the plane; the black line is its border, where it is 50/50.")
 
-boundary_state.prepare(st.query_params)
+state.boundaries_prepare(st.query_params)
 with st.container(border=True):
     data, noise, points, seed = st.columns([2.1, 1, 1, 0.7], gap="medium")
     data.radio("Data", list(toy.MAKERS), format_func=toy.NAMES.get, horizontal=True,
-               key=boundary_state.widget_key("data"))
-    noise.slider("Noise", *boundaries.LIMITS["noise"], step=0.05, key=boundary_state.widget_key("noise"))
-    points.slider("Points", *boundaries.LIMITS["points"], step=20, key=boundary_state.widget_key("points"))
-    seed.number_input("Seed", *boundaries.LIMITS["seed"], step=1, key=boundary_state.widget_key("seed"),
+               key=state.boundaries_widget_key("data"))
+    noise.slider("Noise", *boundaries.LIMITS["noise"], step=0.05, key=state.boundaries_widget_key("noise"))
+    points.slider("Points", *boundaries.LIMITS["points"], step=20, key=state.boundaries_widget_key("points"))
+    seed.number_input("Seed", *boundaries.LIMITS["seed"], step=1, key=state.boundaries_widget_key("seed"),
                       help="Chooses the points and the initial weights.")
-    hidden, lr, controls = st.columns([2.1, 1, 1.7], gap="medium", vertical_alignment="bottom")
-    hidden.slider("Hidden units of the MLP", *boundaries.LIMITS["hidden"], key=boundary_state.widget_key("hidden"),
+    hidden, lr, controls = st.columns([1.6, 1, 2.3], gap="medium", vertical_alignment="bottom")
+    hidden.slider("Hidden units of the MLP", *boundaries.LIMITS["hidden"], key=state.boundaries_widget_key("hidden"),
                   help="Softmax regression has none.")
     lr.select_slider("Learning rate η", boundaries.LEARNING_RATES, format_func="{:g}".format,
-                     key=boundary_state.widget_key("lr"), help="May be changed while training.")
+                     key=state.boundaries_widget_key("lr"), help="May be changed while training.")
 
-settings = boundary_state.settings()
-boundary_state.commit(settings, st.query_params)
-playing = boundary_state.playing()
+settings = state.boundaries_settings()
+state.boundaries_commit(settings, st.query_params)
+playing = state.boundaries_playing()
 with controls:
     play, step, reset = st.columns(3)
     play.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-                key="bd_play", type="primary", on_click=boundary_state.toggle_play, width="stretch")
+                key="bd_play", type="primary", on_click=state.boundaries_toggle_play, width="stretch")
     step_clicked = step.button("Step", key="bd_step", disabled=playing, width="stretch",
                                help=f"{boundaries.STEPS_PER_TICK} SGD steps")
-    reset.button("Reset", key="bd_reset", on_click=boundary_state.reset, width="stretch",
+    reset.button("Reset", key="bd_reset", on_click=state.boundaries_reset, width="stretch",
                  help="Back to step 0: the same points and initial weights")
-    st.toggle("Hidden units' lines", key=boundary_state.SHOW_LINES,
+    st.toggle("Hidden units' lines", key=state.Key.BD_SHOW_LINES,
               help="Dotted on the MLP's plot: where each hidden unit j switches on (a1_j = 0).")
-for note in boundary_state.link_notes(settings):
+for note in state.boundaries_link_notes(settings):
     st.warning(note, icon=":material/link_off:")
 
 
@@ -53,21 +51,21 @@ def diverged_note(models: list[str]) -> str:
             "were put back and training paused. Choose a smaller η.")
 
 
-if step_clicked and (diverged := boundary_state.side(settings).train(boundaries.STEPS_PER_TICK, settings.lr)):
-    boundary_state.pause(diverged_note(diverged))
+if step_clicked and (diverged := state.boundaries_side(settings).train(boundaries.STEPS_PER_TICK, settings.lr)):
+    state.boundaries_pause(diverged_note(diverged))
 
 
 def live() -> None:
     """The part that trains and redraws; reruns on its own every boundaries.TICK seconds while playing."""
-    side = boundary_state.side(settings)
-    if boundary_state.playing():
+    side = state.boundaries_side(settings)
+    if state.boundaries_playing():
         diverged = side.train(boundaries.STEPS_PER_TICK, settings.lr)
-        if diverged or boundary_state.should_pause(side.steps):
-            boundary_state.pause(diverged_note(diverged) if diverged else
-                                 f"Paused after {boundary_state.PLAY_CHUNK:,} steps; press Play to go on.")
+        if diverged or state.boundaries_should_pause(side.steps):
+            state.boundaries_pause(diverged_note(diverged) if diverged else
+                                 f"Paused after {state.BOUNDARIES_PLAY_CHUNK:,} steps; press Play to go on.")
             st.rerun(scope="app")
-    if boundary_state.notice():
-        st.info(boundary_state.notice())
+    if state.boundaries_notice():
+        st.info(state.boundaries_notice())
     record = side.history[-1]
     axis = side.axis()
     linear_column, mlp_column = st.columns(2, gap="large")
@@ -80,7 +78,7 @@ def live() -> None:
     with mlp_column:
         st.metric(f"MLP ({settings.hidden} hidden) · training accuracy", f"{record.mlp:.1%}",
                   f"{record.mlp - record.linear:+.1%} vs softmax regression", delta_arrow="off", border=True)
-        lines = side.unit_lines() if boundary_state.show_lines() else None
+        lines = side.unit_lines() if state.boundaries_show_lines() else None
         st.plotly_chart(boundary_figures.regions(axis, side.regions(boundaries.NETWORK), side.X, side.y,
                                                  "MLP: a border that bends", lines),
                         config=PLOT, key="bd_mlp_regions")

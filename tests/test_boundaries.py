@@ -5,25 +5,19 @@ import base64
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import blas, boundaries, boundary_state, mnist, toy
+from lab import blas, boundaries, state, toy
+from support import CHROMIUM, CHROMIUM_ARGS, needs_mnist, streamlit_server
 from lab.boundaries import LINEAR, NETWORK, Settings, SideBySide
 
-ROOT = Path(__file__).resolve().parent.parent
 APP = "../app.py"
 PAGE = "pages/5_Boundaries.py"
 TIMEOUT = 120
-needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.fetch`)")
 
 
 # -- toy data ----------------------------------------------------------------------------------
@@ -241,7 +235,7 @@ def test_play_trains_both_models_and_pause_stops():
 
 
 def test_play_stops_by_itself_after_a_chunk_of_steps(monkeypatch):
-    monkeypatch.setattr(boundary_state, "PLAY_CHUNK", 2 * boundaries.STEPS_PER_TICK)
+    monkeypatch.setattr(state, "BOUNDARIES_PLAY_CHUNK", 2 * boundaries.STEPS_PER_TICK)
     at = open_page()
     at.button(key="bd_play").click().run()
     at.run()
@@ -260,7 +254,7 @@ def test_changing_settings_redraws_and_updates_the_link():
     assert at.query_params["hidden"] == "3"
     lines = [t for t in charts(at)["bd_mlp_regions"]["data"] if t.get("name") == "hidden units"]
     assert len(lines) == 1 and 1 <= lines[0]["x"].count(None) <= 3         # one segment per unit in view
-    at.toggle(key=boundary_state.SHOW_LINES).set_value(False).run()
+    at.toggle(key=state.Key.BD_SHOW_LINES).set_value(False).run()
     assert not [t for t in charts(at)["bd_mlp_regions"]["data"] if t.get("name") == "hidden units"]
     at.radio(key="bd_data").set_value("circles").run()
     at.slider(key="bd_points").set_value(200).run()
@@ -319,44 +313,24 @@ def test_the_page_compares_the_models_on_mnist():
 
 # -- in a real browser -----------------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-
-
-def healthy(url: str) -> bool:
-    try:
-        return urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok"
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
 def served_app(tmp_path_factory):
-    """`streamlit run app.py` on a free port of 127.0.0.1; yields its URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """`streamlit run app.py` on 127.0.0.1; yields its URL, and finds no traceback in its log afterwards."""
     log_path = tmp_path_factory.mktemp("boundaries_server") / "server.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.address",
-                                    "127.0.0.1", "--server.port", str(port), "--server.headless", "true"],
-                                   cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url, started = f"http://127.0.0.1:{port}", time.monotonic()
-    try:
-        while not healthy(url):
-            assert process.poll() is None and time.monotonic() - started < 60, log_path.read_text()
-            time.sleep(0.3)
+    with streamlit_server(log_path, max_training=1) as (url, _):
         yield url
         assert "Traceback" not in log_path.read_text(), log_path.read_text()
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
 def test_in_chromium_play_raises_the_mlps_accuracy(served_app, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
             page.set_default_timeout(120_000)   # generous: the browser shares two cores with the server
