@@ -34,9 +34,9 @@ MEMBERS = ("x", "y", "strokes")
 REQUIRED = ("x", "y")
 MAX_LISTED = 16                 # members an archive may list before it is refused unread (a weights file has 5)
 
-# Teach it: one SGD step on one drawing (no batch average).  Measured on drawings the shipped model
-# misreads (see README): η = 0.005 puts every one right for ~0.04 points of MNIST test; from η = 0.02
-# on, one lesson costs points of test accuracy.
+# Teach it: one SGD step on one drawing, with no batch average to temper it.  The default puts most
+# misread drawings right for hundredths of a point of MNIST test; the top of the range already costs
+# points (bench/my_digits.py; README, Benchmarks).
 LESSON_LR = 0.005
 LESSON_LR_RANGE = (0.001, 0.02)
 
