@@ -228,3 +228,15 @@ def load_saved() -> None:
 def clear_canvas() -> None:
     """On-click of Clear: a fresh canvas and no drawing."""
     state.clear_canvas()
+
+
+@state.callback
+def boundaries_play_pause() -> None:
+    """On-click of Play/Pause on the Boundaries page."""
+    state.boundaries_toggle_play()
+
+
+@state.callback
+def boundaries_reset() -> None:
+    """On-click of Reset on the Boundaries page: fresh models on the same data, paused."""
+    state.boundaries_reset()

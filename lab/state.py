@@ -479,9 +479,8 @@ def boundaries_side(settings: Settings) -> SideBySide:
     return current
 
 
-@callback
 def boundaries_reset() -> None:
-    """On-click for Reset: fresh models on the same data, paused."""
+    """Fresh models on the same data, paused (see actions.boundaries_reset)."""
     st.session_state.pop(Key.BD_SIDE, None)
     boundaries_pause()
 
@@ -490,9 +489,8 @@ def boundaries_playing() -> bool:
     return st.session_state.get(Key.BD_PLAY_UNTIL) is not None
 
 
-@callback
 def boundaries_toggle_play() -> None:
-    """On-click for Play/Pause."""
+    """Play if paused, pause if playing (see actions.boundaries_play_pause)."""
     s = st.session_state
     current = s.get(Key.BD_SIDE)
     done = current.steps if current is not None else 0

@@ -3,7 +3,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from lab import boundaries, boundary_figures, mnist_panel, page, state, toy
+from lab import actions, boundaries, boundary_figures, mnist_panel, page, state, toy
 
 page.frame("Boundaries", ":material/scatter_plot:", needs_model=False)
 PLOT = page.PLOT
@@ -35,10 +35,10 @@ playing = state.boundaries_playing()
 with controls:
     play, step, reset = st.columns(3)
     play.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-                key="bd_play", type="primary", on_click=state.boundaries_toggle_play, width="stretch")
+                key="bd_play", type="primary", on_click=actions.boundaries_play_pause, width="stretch")
     step_clicked = step.button("Step", key="bd_step", disabled=playing, width="stretch",
                                help=f"{boundaries.STEPS_PER_TICK} SGD steps")
-    reset.button("Reset", key="bd_reset", on_click=state.boundaries_reset, width="stretch",
+    reset.button("Reset", key="bd_reset", on_click=actions.boundaries_reset, width="stretch",
                  help="Back to step 0: the same points and initial weights")
     st.toggle("Hidden units' lines", key=state.Key.BD_SHOW_LINES,
               help="Dotted on the MLP's plot: where each hidden unit j switches on (a1_j = 0).")

@@ -494,7 +494,7 @@ def test_the_end_of_epoch_test_pass_is_sliced_and_gives_up_at_stop(monkeypatch):
         if len(slices) == 3:
             run.stop()                                          # pressed while the third slice is computed
         return predict(inputs)
-    assert run._test_accuracy(model, X, y) == model.accuracy(X, y)   # whole pass: same answer as one piece
+    assert run._accuracy_on(model, X, y) == model.accuracy(X, y)   # whole pass: same answer as one piece
     monkeypatch.setattr(model, "predict", counting)
-    assert run._test_accuracy(model, X, y) is None
+    assert run._accuracy_on(model, X, y) is None
     assert slices == [100, 100, 100]
