@@ -231,15 +231,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(log_path: Path, max_training: int):
-    """`streamlit run app.py` on a free port of 127.0.0.1, logging to log_path.
+def streamlit_server(log_path: Path, max_training: int = 1,
+                     options: tuple = ("--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false")):
+    """`streamlit run app.py` on a free port of 127.0.0.1, logging to log_path; `options=()` leaves every
+    setting but the port to .streamlit/config.toml.
 
     Yields (url, process); the server is stopped at the end, killed if it must be."""
     port = free_port()
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.headless", "true", *options],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             env=dict(os.environ, MLP_LAB_MAX_TRAINING=str(max_training), MALLOC_ARENA_MAX="2"))
     url = f"http://127.0.0.1:{port}"

@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 import tracemalloc
-import urllib.request
 import weakref
 import zipfile
 from pathlib import Path
@@ -33,9 +32,9 @@ from mlp import weights
 from mlp.model import MLP
 from mlp.train import Config, Trainer
 from mlp.weights import WeightsError
+from support import ROOT, new_session, streamlit_server
 
 TRAIN = "pages/1_Train.py"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -94,12 +93,6 @@ def refusal(payload: bytes) -> tuple[str, int]:
         return str(refused.value), tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-
-
-def new_session() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.run()
-    return at
 
 
 def upload(at: AppTest, name: str, payload: bytes) -> AppTest:
@@ -320,28 +313,8 @@ def other_addresses() -> list[str]:
 @pytest.fixture(scope="module")
 def plain_server(tmp_path_factory):
     """`streamlit run app.py` with only a port given: every other setting is .streamlit/config.toml's."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("plain-server") / "server.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                    "--server.headless", "true"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                   env=dict(os.environ, MALLOC_ARENA_MAX="2"))
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.3)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(10)
+    with streamlit_server(tmp_path_factory.mktemp("plain-server") / "server.log", options=()) as (url, _):
+        yield int(url.rsplit(":", 1)[1])
 
 
 def test_the_app_opens_its_websocket_only_for_its_own_host_names(plain_server):

@@ -51,10 +51,15 @@ def test_first_five_minutes(tmp_path):
         assert read_prediction(page) == "7"
         page.locator(CHART).first.wait_for()
         snap(page, folder, "1-draw")
+        page.get_by_role("button", name="Yes, it is a 7").click()      # ...and keep it in My digits
+        page.get_by_text("This drawing is in").first.wait_for()
+        page.locator('[data-testid="stSidebar"]').get_by_role("link", name="My digits").click()
+        page.get_by_role("button", name="Fine-tune").wait_for()        # 7. (shown last in the README)
+        snap(page, folder, "7-my-digits")
 
         page.goto(f"{url}/Train?epochs=3&lr=0.1")                       # 2. train live
         page.get_by_role("button", name="Start").click()
-        page.get_by_text("Accuracy per epoch").wait_for(timeout=120_000)
+        page.get_by_text("Accuracy per epoch").first.wait_for(timeout=120_000)
         assert steps_in(progress_bar(page).inner_text()) > 0
         snap(page, folder, "2-train")
 
