@@ -292,7 +292,7 @@ class TrainingRunner:
                 continue
             with self._lock:
                 try:
-                    result = trainer.step()
+                    result = trainer.train_batch()
                 finally:
                     self._version += 1   # a Diverged step restored older weights: still a change
                 self._losses.append(result.loss)

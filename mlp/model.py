@@ -16,9 +16,14 @@
 
     θ ← θ - η ∇θ
 
-with d = 784 inputs, h = 128 hidden units and C = 10 classes.  Labels y are
-integers (N,); the one-hot Y of the equations is never built, because
-"subtract 1 at the true class" is the same thing and costs nothing.
+with d = 784 inputs, h = 128 hidden units and C = 10 classes by default (any d
+and C work: 2 inputs for a toy 2-D set).  Labels y are integers (N,); the
+one-hot Y of the equations is never built, because "subtract 1 at the true
+class" is the same thing and costs nothing.
+
+Every function below is both the readable path and the fast one: given
+preallocated arrays (`out=`) it writes into them, otherwise it allocates, so
+the trainer, the Backprop page and the tests all run these same lines.
 """
 from __future__ import annotations
 
@@ -39,25 +44,38 @@ class Cache(NamedTuple):
 
 
 class Grads(NamedTuple):
-    """∇L with respect to each parameter, same shapes as the parameters."""
-    W1: np.ndarray  # (d,h)
-    b1: np.ndarray  # (h,)
-    W2: np.ndarray  # (h,C)
-    b2: np.ndarray  # (C,)
+    """∇L with respect to each parameter (same shapes as the parameters), then the
+    backward pass's intermediates δz, δh, δa1."""
+    W1: np.ndarray   # (d,h)
+    b1: np.ndarray   # (h,)
+    W2: np.ndarray   # (h,C)
+    b2: np.ndarray   # (C,)
+    dz: np.ndarray   # (N,C)
+    dh: np.ndarray   # (N,h)
+    da1: np.ndarray  # (N,h)
 
 
 def relu(a: np.ndarray) -> np.ndarray:
     return np.maximum(a, 0)
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax (N,C) → (N,C).
+def affine(X: np.ndarray, W: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """X W + b: (N,d) (d,k) (k,) → (N,k), into `out` if given."""
+    out = np.matmul(X, W, out=out)
+    out += b
+    return out
+
+
+def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Row-wise softmax (N,C) → (N,C), into `out` if given (may be z itself).
 
     Subtracting the row maximum leaves the result unchanged (it cancels in
     the ratio) but keeps exp() from overflowing for logits like 1000.
     """
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    out = np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
 
 
 def cross_entropy(p: np.ndarray, y: np.ndarray) -> float:
@@ -71,61 +89,50 @@ def cross_entropy(p: np.ndarray, y: np.ndarray) -> float:
     return float(-np.mean(np.log(np.maximum(picked, np.finfo(p.dtype).tiny))))
 
 
-class MLP:
-    """784 → h (ReLU) → 10 (softmax). Keeps the dtype of the arrays it is given."""
+def output_delta(p: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """δz = (P − Y)/N (N,C) for probabilities p (N,C) and labels y (N,), into `out` if given."""
+    y = np.asarray(y)
+    N = len(y)
+    if out is None:
+        dz = p.copy()
+    else:
+        dz = out
+        dz[...] = p
+    dz[np.arange(N), y] -= 1          # P - Y without building Y
+    dz /= N
+    return dz
 
-    def __init__(self, W1, b1, W2, b2, meta: dict | None = None):
-        self.W1, self.b1, self.W2, self.b2 = W1, b1, W2, b2
-        self.meta = dict(meta or {})  # how it was made: recipe, seed, accuracy (see mlp.weights)
 
-    @classmethod
-    def init(cls, hidden: int = 128, seed: int = 0, dtype=np.float32) -> "MLP":
-        """A fresh network with He initialisation (variance 2/fan_in suits ReLU)."""
-        if not (isinstance(hidden, (int, np.integer)) and hidden >= 1):
-            raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
-        rng = np.random.default_rng(seed)
-        W1 = rng.normal(0.0, np.sqrt(2.0 / INPUTS), (INPUTS, hidden)).astype(dtype)
-        W2 = rng.normal(0.0, np.sqrt(2.0 / hidden), (hidden, CLASSES)).astype(dtype)
-        return cls(W1, np.zeros(hidden, dtype), W2, np.zeros(CLASSES, dtype))
+class Classifier:
+    """What the MLP and softmax regression share beyond the equations.
 
-    # -- the equations -------------------------------------------------------
+    A subclass defines `params()` (first array (d,…), last (C,)), `forward(X)`
+    returning something with `.p` (N,C), and a constructor taking the
+    parameters in the order of `params()` plus `meta`.
+    """
+    meta: dict
 
-    def forward(self, X: np.ndarray) -> Cache:
-        """X (N,784) floats in [0,1] → Cache(a1, h, z, p)."""
-        X = np.asarray(X, dtype=self.dtype)
-        a1 = X @ self.W1 + self.b1
-        h = relu(a1)
-        z = h @ self.W2 + self.b2
-        p = softmax(z)
-        return Cache(a1, h, z, p)
+    def params(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
 
-    def backward(self, X: np.ndarray, y: np.ndarray, cache: Cache) -> Grads:
-        """Gradients of the mean cross-entropy for labels y (N,) given forward(X)."""
-        X = np.asarray(X, dtype=self.dtype)
-        y = np.asarray(y)
-        N = len(y)
-        dz = cache.p.copy()
-        dz[np.arange(N), y] -= 1          # P - Y without building Y
-        dz /= N                           # δz = (P - Y)/N
-        gW2 = cache.h.T @ dz              # ∇W2 = hᵀ δz
-        gb2 = dz.sum(axis=0)              # ∇b2 = Σᵢ δz
-        dh = dz @ self.W2.T               # δh = δz W2ᵀ
-        da1 = dh * (cache.a1 > 0)         # δa1 = δh ⊙ 1[a1 > 0]
-        gW1 = X.T @ da1                   # ∇W1 = Xᵀ δa1
-        gb1 = da1.sum(axis=0)             # ∇b1 = Σᵢ δa1
-        return Grads(gW1, gb1, gW2, gb2)
+    def forward(self, X: np.ndarray):
+        raise NotImplementedError
 
-    def step(self, grads: Grads, lr: float) -> None:
-        """SGD: θ ← θ - η ∇θ, in place."""
-        for name in ("W1", "b1", "W2", "b2"):
-            getattr(self, name)[...] -= lr * getattr(grads, name)
+    @property
+    def dtype(self):
+        return next(iter(self.params().values())).dtype
 
-    # -- conveniences --------------------------------------------------------
+    @property
+    def inputs(self) -> int:
+        return next(iter(self.params().values())).shape[0]
+
+    @property
+    def classes(self) -> int:
+        return list(self.params().values())[-1].shape[0]
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """(N,784) or (784,) → (N,10) class probabilities."""
-        X = np.atleast_2d(X)
-        return self.forward(X).p
+        """(N,d) or (d,) → (N,C) class probabilities."""
+        return self.forward(np.atleast_2d(X)).p
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.predict_proba(X).argmax(axis=1)
@@ -140,9 +147,116 @@ class MLP:
     def loss(self, X: np.ndarray, y: np.ndarray) -> float:
         return cross_entropy(self.predict_proba(as_inputs(X, self.dtype)), y)
 
-    @property
-    def dtype(self):
-        return self.W1.dtype
+    def astype(self, dtype) -> "Classifier":
+        """A copy with every parameter in `dtype` (float64 for gradient checks)."""
+        return type(self)(*(a.astype(dtype) for a in self.params().values()), meta=self.meta)
+
+    def copy(self) -> "Classifier":
+        return self.astype(self.dtype)
+
+    def is_finite(self) -> bool:
+        return all(np.isfinite(a).all() for a in self.params().values())
+
+
+def _check_size(name: str, value, low: int) -> None:
+    if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low):
+        raise ValueError(f"{name} must be an integer ≥ {low}, got {value!r}")
+
+
+class MLP(Classifier):
+    """d → h (ReLU) → C (softmax). Keeps the dtype of the arrays it is given."""
+
+    def __init__(self, W1, b1, W2, b2, meta: dict | None = None):
+        self.W1, self.b1, self.W2, self.b2 = W1, b1, W2, b2
+        self.meta = dict(meta or {})  # how it was made: recipe, seed, accuracy (see mlp.weights)
+
+    @classmethod
+    def init(cls, hidden: int = 128, seed: int = 0, inputs: int = INPUTS, classes: int = CLASSES,
+             dtype=np.float32) -> "MLP":
+        """A fresh network with He initialisation (variance 2/fan_in suits ReLU)."""
+        _check_size("hidden", hidden, 1)
+        _check_size("inputs", inputs, 1)
+        _check_size("classes", classes, 2)
+        rng = np.random.default_rng(seed)
+        W1 = rng.normal(0.0, np.sqrt(2.0 / inputs), (inputs, hidden)).astype(dtype)
+        W2 = rng.normal(0.0, np.sqrt(2.0 / hidden), (hidden, classes)).astype(dtype)
+        return cls(W1, np.zeros(hidden, dtype), W2, np.zeros(classes, dtype))
+
+    # -- the equations -------------------------------------------------------
+
+    def forward(self, X: np.ndarray, out: Cache | None = None) -> Cache:
+        """X (N,d) → Cache(a1, h, z, p); written into `out` if given (arrays of the Cache's shapes)."""
+        X = np.asarray(X, dtype=self.dtype)
+        a1, h, z, p = out if out is not None else (None,) * 4
+        a1 = affine(X, self.W1, self.b1, out=a1)   # a1 = X W1 + b1     (N,h)
+        h = np.maximum(a1, 0, out=h)               # h = ReLU(a1)       (N,h)
+        z = affine(h, self.W2, self.b2, out=z)     # z = h W2 + b2      (N,C)
+        p = softmax(z, out=p)                      # p = softmax(z)     (N,C)
+        return Cache(a1, h, z, p)
+
+    def backward(self, X: np.ndarray, y: np.ndarray, cache: Cache, out: Grads | None = None) -> Grads:
+        """Gradients of the mean cross-entropy for labels y (N,) given cache = forward(X).
+
+        Written into `out` if given (a Grads of arrays of its shapes).
+        """
+        dz = output_delta(cache.p, y, out=None if out is None else out.dz)   # δz = (P - Y)/N
+        return self.backprop(X, cache, dz, out)
+
+    def backprop(self, X: np.ndarray, cache: Cache, dz: np.ndarray, out: Grads | None = None) -> Grads:
+        """The backward pass from any δz = ∂(something)/∂z (N,C): the loss's in `backward`,
+        e_a − e_b in `input_gradient`."""
+        X = np.asarray(X, dtype=self.dtype)
+        gW1, gb1, gW2, gb2, _, dh, da1 = out if out is not None else (None,) * 7
+        gW2 = np.matmul(cache.h.T, dz, out=gW2)          # ∇W2 = hᵀ δz          (h,C)
+        gb2 = np.sum(dz, axis=0, out=gb2)                # ∇b2 = Σᵢ δz          (C,)
+        dh = np.matmul(dz, self.W2.T, out=dh)            # δh = δz W2ᵀ          (N,h)
+        da1 = np.multiply(dh, cache.a1 > 0, out=da1)     # δa1 = δh ⊙ 1[a1 > 0] (N,h)
+        gW1 = np.matmul(X.T, da1, out=gW1)               # ∇W1 = Xᵀ δa1         (d,h)
+        gb1 = np.sum(da1, axis=0, out=gb1)               # ∇b1 = Σᵢ δa1         (h,)
+        return Grads(gW1, gb1, gW2, gb2, dz, dh, da1)
+
+    def step(self, grads: Grads, lr: float) -> None:
+        """SGD: θ ← θ - η ∇θ, in place."""
+        self.W1 -= lr * grads.W1
+        self.b1 -= lr * grads.b1
+        self.W2 -= lr * grads.W2
+        self.b2 -= lr * grads.b2
+
+    def input_gradient(self, x: np.ndarray, a: int, b: int | None = None) -> np.ndarray:
+        """∂z_a/∂x, or ∂(z_a − z_b)/∂x, for one input x (d,) → (d,).
+
+        The chain rule one step further than ∇W1, with δz set to what is differentiated:
+
+            δz  = e_a − e_b          (1,C)   e_k one-hot at class k; no e_b when b is None
+            δh  = δz W2ᵀ             (1,h)
+            δa1 = δh ⊙ 1[a1 > 0]     (1,h)
+            δx  = δa1 W1ᵀ            (1,d)
+
+        Positive entries are pixels whose brightening raises z_a over z_b.
+        """
+        x = np.asarray(x, dtype=self.dtype)
+        if x.shape != (self.inputs,):
+            raise ValueError(f"need one input of shape ({self.inputs},), got {x.shape}")
+        for name, k in (("a", a), ("b", b)):
+            if k is not None and not (isinstance(k, (int, np.integer)) and 0 <= k < self.classes):
+                raise ValueError(f"{name} must be a class in 0..{self.classes - 1}, got {k!r}")
+        X = x[None, :]
+        cache = self.forward(X)
+        dz = np.zeros((1, self.classes), self.dtype)
+        dz[0, a] += 1                                    # δz = e_a − e_b
+        if b is not None:
+            dz[0, b] -= 1
+        da1 = self.backprop(X, cache, dz).da1
+        return (da1 @ self.W1.T)[0]                      # δx = δa1 W1ᵀ         (d,)
+
+    def buffers(self, N: int) -> tuple[Cache, Grads]:
+        """Empty arrays for `forward(out=)` and `backward(out=)` on N rows, in the model's dtype."""
+        d, h, C = self.inputs, self.hidden, self.classes
+        empty = lambda *shape: np.empty(shape, self.dtype)  # noqa: E731
+        return (Cache(empty(N, h), empty(N, h), empty(N, C), empty(N, C)),
+                Grads(empty(d, h), empty(h), empty(h, C), empty(C), empty(N, C), empty(N, h), empty(N, h)))
+
+    # -- conveniences --------------------------------------------------------
 
     @property
     def hidden(self) -> int:
@@ -151,16 +265,80 @@ class MLP:
     def params(self) -> dict[str, np.ndarray]:
         return {"W1": self.W1, "b1": self.b1, "W2": self.W2, "b2": self.b2}
 
-    def copy(self) -> "MLP":
-        return MLP(*(a.copy() for a in self.params().values()), meta=self.meta)
-
-    def is_finite(self) -> bool:
-        return all(np.isfinite(a).all() for a in self.params().values())
-
     def dead_units(self, X: np.ndarray) -> np.ndarray:
         """Boolean (h,): units with a1 ≤ 0 for every row of X, so no gradient reaches them."""
-        a1 = as_inputs(X, self.dtype) @ self.W1 + self.b1
+        a1 = affine(as_inputs(X, self.dtype), self.W1, self.b1)
         return (a1 <= 0).all(axis=0)
+
+
+class SoftmaxCache(NamedTuple):
+    z: np.ndarray   # (N,C) logits
+    p: np.ndarray   # (N,C) softmax(z)
+
+
+class SoftmaxGrads(NamedTuple):
+    W: np.ndarray   # (d,C)
+    b: np.ndarray   # (C,)
+    dz: np.ndarray  # (N,C)
+
+
+class SoftmaxRegression(Classifier):
+    """Multinomial logistic regression: the MLP without its hidden layer.
+
+        z  = X W + b          X (N,d)   W (d,C)   b (C,)   z (N,C)
+        p  = softmax(z)                                    p (N,C)
+        L  = -(1/N) Σᵢ Σ_c Y_ic log P_ic
+
+        δz = (P - Y) / N                  (N,C)
+        ∇W = Xᵀ δz                        (d,C)
+        ∇b = Σᵢ δz                        (C,)
+
+        θ ← θ - η ∇θ
+
+    Class c wins where z_c is largest, and z is linear in X: the boundaries
+    between classes are straight (hyperplanes), which is what the MLP's hidden
+    layer is there to overcome (XOR cannot be separated by one line).
+    """
+
+    def __init__(self, W, b, meta: dict | None = None):
+        self.W, self.b = W, b
+        self.meta = dict(meta or {})
+
+    @classmethod
+    def init(cls, seed: int = 0, inputs: int = INPUTS, classes: int = CLASSES,
+             dtype=np.float32) -> "SoftmaxRegression":
+        """Small random weights (variance 1/inputs); the loss is convex, so any start reaches the same optimum."""
+        _check_size("inputs", inputs, 1)
+        _check_size("classes", classes, 2)
+        rng = np.random.default_rng(seed)
+        W = rng.normal(0.0, np.sqrt(1.0 / inputs), (inputs, classes)).astype(dtype)
+        return cls(W, np.zeros(classes, dtype))
+
+    def forward(self, X: np.ndarray, out: SoftmaxCache | None = None) -> SoftmaxCache:
+        """X (N,d) → SoftmaxCache(z, p); written into `out` if given."""
+        X = np.asarray(X, dtype=self.dtype)
+        z, p = out if out is not None else (None, None)
+        z = affine(X, self.W, self.b, out=z)       # z = X W + b        (N,C)
+        p = softmax(z, out=p)                      # p = softmax(z)     (N,C)
+        return SoftmaxCache(z, p)
+
+    def backward(self, X: np.ndarray, y: np.ndarray, cache: SoftmaxCache,
+                 out: SoftmaxGrads | None = None) -> SoftmaxGrads:
+        """Gradients of the mean cross-entropy for labels y (N,) given cache = forward(X)."""
+        X = np.asarray(X, dtype=self.dtype)
+        gW, gb, dz = out if out is not None else (None,) * 3
+        dz = output_delta(cache.p, y, out=dz)      # δz = (P - Y)/N     (N,C)
+        gW = np.matmul(X.T, dz, out=gW)            # ∇W = Xᵀ δz         (d,C)
+        gb = np.sum(dz, axis=0, out=gb)            # ∇b = Σᵢ δz         (C,)
+        return SoftmaxGrads(gW, gb, dz)
+
+    def step(self, grads: SoftmaxGrads, lr: float) -> None:
+        """SGD: θ ← θ - η ∇θ, in place."""
+        self.W -= lr * grads.W
+        self.b -= lr * grads.b
+
+    def params(self) -> dict[str, np.ndarray]:
+        return {"W": self.W, "b": self.b}
 
 
 def as_inputs(X: np.ndarray, dtype=np.float32) -> np.ndarray:

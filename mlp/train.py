@@ -1,14 +1,13 @@
 """Minibatch SGD for the MLP, fast enough to watch: `python -m mlp.train`.
 
-The step below is the equations of `mlp/model.py` (same symbols), rewritten
-for speed only in *how* memory is used, never in *what* is computed:
+Each minibatch runs the engine's own `MLP.forward`, `MLP.backward` and
+`MLP.step` (mlp/model.py); speed comes only from *how* memory is used:
 
-- the data stay uint8; each batch is converted to float32 into one buffer,
+- the data stay uint8; each batch is converted to floats into one buffer,
 - the epoch's order is shuffled once; each batch gathers its rows from it
   into a contiguous buffer (cheaper than copying the whole epoch first),
-- every intermediate (a1, h, z, δz, ...) lives in a preallocated buffer,
-- η/N is folded into δz, so ∇θ already carries the step size and the update
-  is one in-place subtraction,
+- every intermediate (a1, h, z, p, δz, δh, δa1) and gradient lives in a
+  buffer allocated once (`forward(out=)`, `backward(out=)`),
 - no one-hot matrix: "P - Y" is "subtract 1 at the true class".
 """
 from __future__ import annotations
@@ -21,7 +20,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .model import INPUTS, MLP
+from .model import INPUTS, MLP, Cache, Grads, cross_entropy
 
 
 class Diverged(RuntimeError):
@@ -80,23 +79,29 @@ class StepResult(NamedTuple):
 
 
 class Trainer:
-    """Trains `model` in place on X uint8 (N,784), y (N,) labels, one step at a time.
+    """Trains `model` in place on X (N,d) — uint8 pixels 0..255 or floats — and y (N,) labels,
+    one minibatch at a time.
 
-    `step()` is the unit a live UI can pause between; `train()` runs whole epochs.
+    `train_batch()` is the unit a live UI can pause between; `train()` runs whole epochs.
     """
 
     def __init__(self, model: MLP, X: np.ndarray, y: np.ndarray, config: Config):
         config.validate()
-        if X.ndim != 2 or X.shape[1] != INPUTS or len(X) != len(y) or len(y) == 0:
-            raise ValueError(f"need X (N,{INPUTS}) and y (N,), got {X.shape} and {np.shape(y)}")
+        X, y = np.asarray(X), np.asarray(y)
+        d, C = model.inputs, model.classes
+        if X.ndim != 2 or X.shape[1] != d or y.shape != (len(X),) or len(y) == 0:
+            raise ValueError(f"need X (N,{d}) and y (N,) for this model, got {X.shape} and {y.shape}")
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= C:
+            raise ValueError(f"labels y must be integers in 0..{C - 1}")
         if model.hidden != config.hidden:
             raise ValueError(f"model has {model.hidden} hidden units, config says {config.hidden}")
+        if config.augment and d != INPUTS:
+            raise ValueError(f"augmentation works on 28×28 images ({INPUTS} inputs); this model has {d}")
         self.model, self.config = model, config
-        self.X, self.y = X, np.asarray(y, dtype=np.intp)
+        self.X, self.y = X, y.astype(np.intp)
         self.rng = np.random.default_rng(config.seed)
         self.lr = config.lr
         self.epoch, self.batch, self.steps = 0, 0, 0
-        C = model.W2.shape[1]
         self.running_loss = math.log(C)
         self._explode_at = EXPLODED * math.log(C)
         # Running loss over ~256 samples, so one unlucky small batch is not called divergence.
@@ -104,15 +109,10 @@ class Trainer:
         self._good = model.copy()
         B = min(config.batch_size, len(y))
         self.steps_per_epoch = math.ceil(len(y) / B)
-        dt, h = model.dtype, model.hidden
-        # Preallocated per-step buffers, sized for a full batch.
-        self._x = np.empty((B, INPUTS), dt)
-        self._a1 = np.empty((B, h), dt)
-        self._z = np.empty((B, C), dt)
-        self._dh = np.empty((B, h), dt)
-        self._xb8 = np.empty((B, INPUTS), np.uint8)
-        self._rows = np.arange(B)
-        self._g = {k: np.empty_like(v) for k, v in model.params().items()}
+        # Per-step buffers, sized for a full batch; the last batch of an epoch uses their first rows.
+        self._x = np.empty((B, d), model.dtype)
+        self._xb = np.empty((B, d), X.dtype)
+        self._cache, self._grads = model.buffers(B)
         self._velocity = {k: np.zeros_like(v) for k, v in model.params().items()} if config.momentum else None
         self._augment = None
         if config.augment:
@@ -125,7 +125,7 @@ class Trainer:
         # copying the whole 47 MB set once an epoch, and no second copy in memory).
         self._order = self.rng.permutation(len(self.y))
 
-    def step(self) -> StepResult:
+    def train_batch(self) -> StepResult:
         """One minibatch of SGD.
 
         Raises Diverged, with the model restored to its last good weights, when the
@@ -135,13 +135,16 @@ class Trainer:
         lo = self.batch * B
         rows = self._order[lo:lo + B]
         # mode="clip" (the rows are in range anyway) lets take write into out unbuffered
-        xb8 = np.take(self.X, rows, axis=0, out=self._xb8[:len(rows)], mode="clip")
+        xb = np.take(self.X, rows, axis=0, out=self._xb[:len(rows)], mode="clip")
         y = self.y[rows]
         if self._augment is not None:
-            xb8 = self._augment(xb8)
+            xb = self._augment(xb)
         N = len(y)
         X = self._x[:N]
-        np.multiply(xb8, self.model.dtype.type(1 / 255), out=X)
+        if xb.dtype == np.uint8:
+            np.multiply(xb, self.model.dtype.type(1 / 255), out=X)
+        else:
+            X[...] = xb
         try:
             loss = self._sgd_step(X, y)
         except Diverged:
@@ -168,42 +171,28 @@ class Trainer:
             theta[...] = getattr(self._good, name)
 
     def _sgd_step(self, X: np.ndarray, y: np.ndarray) -> float:
-        m, g, N = self.model, self._g, len(y)
-        rows = self._rows[:N]
-        # Forward: a1 = X W1 + b1, h = ReLU(a1), z = h W2 + b2, p = softmax(z)
-        a1 = np.matmul(X, m.W1, out=self._a1[:N])
-        a1 += m.b1
-        h = np.maximum(a1, 0, out=a1)        # h overwrites a1: 1[a1 > 0] == 1[h > 0]
-        z = np.matmul(h, m.W2, out=self._z[:N])
-        z += m.b2
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z, out=z)
-        p /= p.sum(axis=1, keepdims=True)
-        loss = -float(np.mean(np.log(np.maximum(p[rows, y], np.finfo(p.dtype).tiny))))
+        m, N = self.model, len(y)
+        cache = m.forward(X, out=Cache(*(a[:N] for a in self._cache)))
+        loss = cross_entropy(cache.p, y)
         if not math.isfinite(loss):
             raise Diverged(f"the loss is not finite ({loss}) at epoch {self.epoch + 1}, batch {self.batch + 1}")
-        # Backward, with η/N folded into δz so each ∇ below is already η∇.
-        dz = p
-        dz[rows, y] -= 1                     # P - Y
-        dz *= self.lr / N                    # η δz = η (P - Y)/N
-        np.matmul(h.T, dz, out=g["W2"])      # ∇W2 = hᵀ δz
-        np.sum(dz, axis=0, out=g["b2"])      # ∇b2 = Σᵢ δz
-        dh = np.matmul(dz, m.W2.T, out=self._dh[:N])  # δh = δz W2ᵀ
-        da1 = np.multiply(dh, h > 0, out=dh)           # δa1 = δh ⊙ 1[a1 > 0]
-        np.matmul(X.T, da1, out=g["W1"])     # ∇W1 = Xᵀ δa1
-        np.sum(da1, axis=0, out=g["b1"])     # ∇b1 = Σᵢ δa1
+        grads = m.backward(X, y, cache, out=self._grads._replace(
+            dz=self._grads.dz[:N], dh=self._grads.dh[:N], da1=self._grads.da1[:N]))
         # A NaN or inf in δa1 shows in ∇b1 = Σᵢ δa1 (128 numbers) as surely as in
         # ∇W1 = Xᵀ δa1 (100 352 numbers, 4% of the step to sum), X being finite.
-        if not (np.isfinite(g["b1"].sum()) and np.isfinite(g["W2"].sum())):
+        if not (np.isfinite(grads.b1.sum()) and np.isfinite(grads.W2.sum())):
             raise Diverged(f"the gradients are not finite at epoch {self.epoch + 1}, batch {self.batch + 1}")
-        self._update(g)
+        self._update(grads)
         return loss
 
-    def _update(self, g: dict[str, np.ndarray]) -> None:
-        """θ ← θ - η∇θ (η already in g), with optional L2 and momentum."""
+    def _update(self, grads: Grads) -> None:
+        """θ ← θ - η∇θ, with optional L2 and momentum."""
         cfg = self.config
+        if not cfg.l2 and self._velocity is None:
+            self.model.step(grads, self.lr)
+            return
         for name, theta in self.model.params().items():
-            step = g[name]
+            step = np.multiply(getattr(grads, name), self.lr, out=getattr(grads, name))   # η∇θ
             if cfg.l2 and name in ("W1", "W2"):
                 step += (self.lr * cfg.l2) * theta
             if self._velocity is not None:
@@ -221,7 +210,7 @@ class Trainer:
         for _ in range(epochs or self.config.epochs):
             start, losses = time.perf_counter(), []
             while True:
-                result = self.step()
+                result = self.train_batch()
                 losses.append(result.loss)
                 if on_step:
                     on_step(result)

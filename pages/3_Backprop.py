@@ -80,7 +80,6 @@ row(r"\nabla_{b_1} = \sum_i \delta a_{1,i:}", "With one example it equals δa1."
     figures.hidden_heatmap(t.gb1, colorscale="RdBu_r", zmid=0), config=PLOT, key="gb1")
 row(r"\theta \leftarrow \theta - \eta\, \nabla_\theta",
     "SGD: every parameter moves against its gradient (the Draw page's Teach it does exactly this).")
-st.caption(f"These gradients agree with the engine's `MLP.backward` to {t.engine_gap:.1e}.")
 
 st.header("Gradient check")
 st.caption("Is backprop right? Nudge one parameter by ±ε and watch the loss: "

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mlp.gradcheck import check, numerical_grad
-from mlp.model import MLP, cross_entropy, softmax
+from mlp.model import MLP, Cache, Grads, SoftmaxRegression, cross_entropy, softmax
 
 
 def random_batch(n=6, seed=1):
@@ -22,13 +22,15 @@ def model64():
 
 def test_backward_matches_finite_differences_for_every_parameter(model64):
     X, y = random_batch()
-    results = check(model64, X, y, per_param=40, eps=1e-5)
-    names = {r.name for r in results}
-    assert names == {"W1", "b1", "W2", "b2"}
+    assert_backward_matches(check(model64, X, y, per_parameter=40, eps=1e-5), {"W1", "b1", "W2", "b2"})
+
+
+def assert_backward_matches(results, names, informative=10):
+    assert {r.parameter for r in results} == names
     for name in names:
-        errors = [r.rel_error for r in results if r.name == name]
-        nonzero = [r for r in results if r.name == name and abs(r.analytic) > 1e-8]
-        assert len(nonzero) >= 10, f"{name}: too few informative entries checked"
+        errors = [r.relative_error for r in results if r.parameter == name]
+        nonzero = [r for r in results if r.parameter == name and abs(r.analytic) > 1e-8]
+        assert len(nonzero) >= informative, f"{name}: too few informative entries checked"
         assert max(errors) < 1e-6, f"{name}: max relative error {max(errors):.2e}"
 
 
@@ -36,10 +38,11 @@ def test_whole_b2_and_W2_columns_match_finite_differences(model64):
     """Every entry of the small parameters, not just a sample."""
     X, y = random_batch(4, seed=9)
     g = model64.backward(X, y, model64.forward(X))
+    loss = lambda: cross_entropy(model64.forward(X).p, y)  # noqa: E731
     for j in range(10):
-        n = numerical_grad(model64, X, y, "b2", (j,), eps=1e-5)
+        n = numerical_grad(loss, model64.b2, (j,), eps=1e-5)
         assert abs(n - g.b2[j]) <= 1e-6 * max(abs(n), 1e-3)
-        n = numerical_grad(model64, X, y, "W2", (7, j), eps=1e-5)
+        n = numerical_grad(loss, model64.W2, (7, j), eps=1e-5)
         assert abs(n - g.W2[7, j]) <= 1e-6 * max(abs(n), 1e-3)
 
 
@@ -127,3 +130,108 @@ def test_predict_proba_rows_sum_to_one_for_one_image_or_many():
     X, _ = random_batch(4)
     assert m.predict_proba(X[0]).shape == (1, 10)
     np.testing.assert_allclose(m.predict_proba(X).sum(axis=1), 1, rtol=1e-5)
+
+
+# -- any input and class count; softmax regression; the input gradient --------------------------
+
+def test_mlp_with_2_inputs_matches_finite_differences():
+    m = MLP.init(hidden=8, seed=2, inputs=2, classes=3, dtype=np.float64)
+    m.b1[:] = np.random.default_rng(4).normal(0, 0.1, 8)
+    rng = np.random.default_rng(6)
+    X, y = rng.normal(size=(20, 2)), rng.integers(0, 3, 20)
+    assert m.forward(X).p.shape == (20, 3) and (m.inputs, m.hidden, m.classes) == (2, 8, 3)
+    # Every entry: W1 has 16, the others fewer than 40.
+    assert_backward_matches(check(m, X, y, per_parameter=40, eps=1e-5), {"W1", "b1", "W2", "b2"}, informative=2)
+
+
+def test_softmax_regression_matches_finite_differences_and_learns():
+    m = SoftmaxRegression.init(seed=1, inputs=784, classes=10, dtype=np.float64)
+    m.b[:] = np.random.default_rng(2).normal(0, 0.1, 10)
+    X, y = random_batch(6)
+    assert_backward_matches(check(m, X, y, per_parameter=40, eps=1e-5), {"W", "b"})
+    g = m.backward(X, y, m.forward(X))
+    assert g.W.shape == (784, 10) and g.b.shape == (10,) and g.dz.shape == (6, 10)
+    np.testing.assert_allclose(g.b, g.dz.sum(axis=0))
+    before, W = m.loss(X, y), m.W.copy()
+    m.step(g, lr=0.01)
+    np.testing.assert_allclose(m.W, W - 0.01 * g.W)
+    assert m.loss(X, y) < before
+
+
+def test_softmax_regression_has_the_mlp_interface_and_its_own_dtype():
+    m = SoftmaxRegression.init(seed=0, inputs=2, classes=2)
+    X = np.float32([[0, 0], [1, 1], [2, -1]])
+    p = m.predict_proba(X)
+    assert p.shape == (3, 2) and p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-6)
+    assert set(m.params()) == {"W", "b"} and m.predict(X).shape == (3,)
+    clone = m.copy()
+    clone.W += 1
+    assert not np.array_equal(clone.W, m.W)
+    assert 0 <= m.accuracy(X, np.array([0, 1, 1])) <= 1
+    with pytest.raises(ValueError, match="classes"):
+        SoftmaxRegression.init(classes=1)
+
+
+def test_softmax_regression_cannot_learn_xor_but_the_mlp_can():
+    """The point of the hidden layer: XOR's classes are not separated by one straight line."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (400, 2))
+    y = ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
+    linear, mlp = SoftmaxRegression.init(inputs=2, classes=2), MLP.init(hidden=16, seed=0, inputs=2, classes=2)
+    for _ in range(2000):
+        for m in (linear, mlp):
+            m.step(m.backward(X, y, m.forward(X)), lr=0.5)
+    assert linear.accuracy(X, y) <= 0.75
+    assert mlp.accuracy(X, y) >= 0.95
+
+
+def test_input_gradient_matches_finite_differences():
+    m = MLP.init(hidden=16, seed=3, inputs=784, classes=10, dtype=np.float64)
+    m.b1[:] = np.random.default_rng(4).normal(0, 0.1, 16)
+    x = np.random.default_rng(5).random(784)
+    for a, b in ((3, None), (3, 8), (0, 9)):
+        g = m.input_gradient(x, a, b)
+        assert g.shape == (784,) and g.dtype == np.float64
+        xx = x.copy()
+        margin = lambda: float(m.forward(xx[None, :]).z[0, a] - (0 if b is None else m.forward(xx[None, :]).z[0, b]))  # noqa: E731
+        for i in list(np.argsort(np.abs(g))[-10:]) + [0, 400, 783]:
+            n = numerical_grad(margin, xx, (int(i),), eps=1e-5)
+            assert abs(n - g[i]) <= 1e-9 + 1e-6 * max(abs(n), abs(g[i])), (a, b, i)
+    assert np.abs(m.input_gradient(x, 3, 8)).max() > 0
+    # z_a − z_a does not depend on x.
+    assert not m.input_gradient(x, 5, 5).any()
+
+
+def test_input_gradient_with_2_inputs_and_bad_arguments():
+    m = MLP.init(hidden=4, seed=0, inputs=2, classes=3, dtype=np.float64)
+    assert m.input_gradient(np.array([0.5, -0.2]), 1, 2).shape == (2,)
+    with pytest.raises(ValueError, match="shape"):
+        m.input_gradient(np.zeros(784), 1)
+    with pytest.raises(ValueError, match="class"):
+        m.input_gradient(np.zeros(2), 3)
+    with pytest.raises(ValueError, match="class"):
+        m.input_gradient(np.zeros(2), 0, -1)
+
+
+def test_init_refuses_bad_sizes_and_keeps_784_10_as_default():
+    m = MLP.init(hidden=5)
+    assert (m.inputs, m.classes) == (784, 10)
+    for kw in ({"hidden": 0}, {"inputs": 0}, {"classes": 1}, {"inputs": 2.5}):
+        with pytest.raises(ValueError):
+            MLP.init(**kw)
+
+
+def test_backward_writes_into_given_buffers_and_returns_the_intermediates():
+    m = MLP.init(hidden=16, seed=0, dtype=np.float64)
+    X, y = random_batch(5)
+    fresh = m.backward(X, y, m.forward(X))
+    cache_out = tuple(np.empty(s) for s in ((5, 16), (5, 16), (5, 10), (5, 10)))
+    grads_out = tuple(np.empty(s) for s in ((784, 16), (16,), (16, 10), (10,), (5, 10), (5, 16), (5, 16)))
+    cache = m.forward(X, out=Cache(*cache_out))
+    grads = m.backward(X, y, cache, out=Grads(*grads_out))
+    assert all(a is b for a, b in zip(cache, cache_out)) and all(a is b for a, b in zip(grads, grads_out))
+    for a, b in zip(grads, fresh):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(fresh.dh, fresh.dz @ m.W2.T)
+    np.testing.assert_allclose(fresh.da1, fresh.dh * (cache.a1 > 0))

@@ -49,7 +49,7 @@ def test_fast_step_is_the_equations_of_the_model():
     trainer.rng = np.random.default_rng(0)
     order = np.arange(32)
     trainer._order = order
-    result = trainer.step()
+    result = trainer.train_batch()
     X = X8 / 255.0
     cache = slow.forward(X)
     slow.step(slow.backward(X, y, cache), lr=0.5)
@@ -88,7 +88,7 @@ def test_divergence_is_caught_within_one_step_and_weights_stay_finite():
     saved = {k: v.copy() for k, v in model.params().items()}
     trainer = Trainer(model, X8, y, Config(epochs=1, hidden=16, lr=0.1))
     with pytest.raises(Diverged, match="not finite|exploded"):
-        trainer.step()
+        trainer.train_batch()
     assert model.is_finite()
     for k, v in saved.items():
         np.testing.assert_array_equal(getattr(model, k), v)
@@ -100,12 +100,12 @@ def test_large_learning_rate_stops_with_last_good_weights(mnist, lr):
     model = MLP.init(seed=0)
     trainer = Trainer(model, X, y, Config(lr=0.1))
     for _ in range(100):           # a good start, checkpointed at step 50 and 100
-        trainer.step()
+        trainer.train_batch()
     good_accuracy = model.accuracy(X_test, y_test)
     trainer.lr = lr
     with pytest.raises(Diverged, match="learning rate"):
         for _ in range(40):
-            trainer.step()
+            trainer.train_batch()
     assert trainer.steps - 100 <= 10, "an exploding loss must be caught within a few steps"
     assert model.is_finite()
     assert model.accuracy(X_test, y_test) == pytest.approx(good_accuracy, abs=1e-9)
