@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab import blas, hidden_map, mnist, models, why
+from lab import blas, figures, hidden_map, mnist, models, picking, why
 from mlp.model import MLP
 
 needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
@@ -125,3 +125,55 @@ def test_map_of_the_shipped_model_groups_digits_and_is_cached_per_model():
     assert (guess == m.labels).mean() > 0.4
     other = hidden_map.hidden_map(models.new_ref(MLP.init(128, seed=1), "fresh"))
     assert other is not m and not np.allclose(other.points, m.points), "another model, another map"
+
+
+# -- clicking a heatmap cell (lab.picking) and the figures that use it -------------------------------
+
+def test_picked_reads_the_clicked_points_customdata():
+    state = {"selection": {"points": [{"curve_number": 1, "x": "3", "y": "5", "customdata": [5, 3, 12]}]}}
+    assert picking.picked(state) == [5, 3, 12]
+    assert picking.picked({"selection": {"points": []}}) is None
+    assert picking.picked({"selection": {"points": [{"x": 1}]}}) is None    # a point without a cell
+    assert picking.picked(None) is None
+
+
+def test_confusion_matrix_has_a_click_target_per_cell_and_a_count_colour_bar():
+    cm = np.arange(100).reshape(10, 10)
+    fig = figures.confusion(cm, highlight=(3, 5))
+    heat, targets = fig.data
+    cells = {(t, p): n for t, p, n in targets.customdata}
+    assert len(cells) == 100 and cells[(3, 5)] == 35 and cells[(9, 0)] == 90
+    at = [i for i, (t, p, _) in enumerate(targets.customdata) if (t, p) == (3, 5)][0]
+    assert (targets.x[at], targets.y[at]) == ("5", "3"), "the target of a cell sits on that cell"
+    assert targets.marker.opacity == 0 and fig.layout.hoverdistance == -1
+    assert heat.showscale is not False and heat.colorbar.ticktext == ("0", "1", "10", "100", "1000")
+    frame = fig.layout.shapes[0]
+    assert (frame.x0, frame.x1, frame.y0, frame.y1) == (4.5, 5.5, 2.5, 3.5)
+
+
+def test_weight_grid_targets_sit_on_their_tiles_and_rows_are_labelled_by_unit():
+    W1 = np.random.default_rng(0).normal(size=(784, 40))
+    fig = figures.weight_grid(W1, highlight=21)
+    heat, targets = fig.data
+    assert list(targets.customdata) == list(range(40))
+    mosaic = np.asarray(heat.z)
+    for unit in (0, 17, 39):   # the target's position is inside its own tile, whose pixels are W1[:, unit] scaled
+        row, column = int(targets.y[unit]), int(targets.x[unit])
+        top, left = unit // 16 * 29, unit % 16 * 29
+        assert top <= row < top + 28 and left <= column < left + 28
+        tile = mosaic[top:top + 28, left:left + 28].reshape(-1)
+        assert np.allclose(tile, W1[:, unit] / np.abs(W1[:, unit]).max(), atol=1e-6)
+    assert fig.layout.yaxis.ticktext == ("0–15", "16–31", "32–39")
+    assert heat.colorbar.ticktext == ("−max", "0", "+max")
+
+
+def test_small_numbers_are_not_written_with_si_prefixes():
+    fig = figures.bars(np.array([5e-5, -3e-5, 1e-6]), y_title="δz")
+    assert fig.layout.yaxis.exponentformat == "power" and fig.layout.yaxis.title.text == "δz"
+    assert figures.matrix(np.ones((2, 2)) * 1e-5).data[0].colorbar.exponentformat == "power"
+    assert figures.hidden_heatmap(np.ones(128) * 1e-5).data[0].colorbar.exponentformat == "power"
+
+
+def test_per_digit_accuracy_axis_starts_at_zero():
+    fig = figures.per_class_accuracy(np.linspace(0.95, 0.99, 10))
+    assert fig.layout.yaxis.range[0] == 0 and fig.layout.yaxis.title.text
