@@ -94,6 +94,19 @@ def render(model: MLP, x: np.ndarray, p: np.ndarray, subject: str) -> None:
                    "nothing more: it is linear, and the network is not.")
 
 
+def backprop_start(p: np.ndarray) -> tuple[int, str]:
+    """The label the Backprop page opens on for probabilities p (10,), and why.
+
+    With the network's own confident answer as the label, L = −log p_y is near 0 and every
+    gradient nearly vanishes: nothing to see.  The runner-up gives a loss worth sending back.
+    """
+    answer, label = int(np.argmax(p)), runner_up(p)
+    return label, (f"The label starts at {label}, the runner-up (p = {float(p[label]):.2g}), so the loss is large "
+                   f"enough to see where it flows. With the network's own answer {answer} (p = "
+                   f"{float(p[answer]):.2g}) as the label, L = −log p_y ≈ {-np.log(max(float(p[answer]), 1e-300)):.2g} "
+                   "and the gradients are tiny: pick it to see how little a right answer teaches.")
+
+
 def confidence_note() -> None:
     """One line under the prediction: what the answer can and cannot mean."""
     st.caption(NO_OTHER_ANSWER)

@@ -177,3 +177,14 @@ def test_small_numbers_are_not_written_with_si_prefixes():
 def test_per_digit_accuracy_axis_starts_at_zero():
     fig = figures.per_class_accuracy(np.linspace(0.95, 0.99, 10))
     assert fig.layout.yaxis.range[0] == 0 and fig.layout.yaxis.title.text
+
+
+def test_backprop_opens_on_the_runner_up_with_a_loss_worth_seeing(seven):
+    x, p = seven
+    label, note = why.backprop_start(p)
+    assert label == why.runner_up(p) != int(p.argmax())
+    assert f"starts at {label}" in note and "tiny" in note
+    model = models.shipped().model
+    y_own, y_runner = np.array([int(p.argmax())]), np.array([label])
+    loss = lambda y: model.loss(x[None], y)   # noqa: E731
+    assert loss(y_runner) > 1.0 > 100 * loss(y_own), "the runner-up's loss is visible, the answer's is not"
