@@ -28,7 +28,9 @@ run: $(VENV)/.runtime
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
+# Lint first (ruff.toml), then every test; `$(BIN)/python -m pytest -m "not slow and not browser"` is the quick subset.
 test: $(VENV)/.dev mnist
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.dev mnist

@@ -2,54 +2,30 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from lab import draw, figures, images, mnist, models, sidebar, state, training
+from lab import actions, canvas, draw, figures, images, mnist, models, page, state
+from lab.state import Key
 
-st.set_page_config(page_title="Draw · MLP Lab", page_icon=":material/draw:", layout="wide")
-model = sidebar.render()
-PLOT = {"displayModeBar": False}
+model = page.frame("Draw", ":material/draw:", heading="Draw a digit")
 STAGE_WIDTH = 140   # px: every stage of the pipeline shown at one size, pixels kept sharp
 SOURCE_NAMES = {state.SHIPPED: "Shipped weights", state.TRAINED: "Model from the Train page", state.OWN: "Your model"}
 
-
-st.title("Draw a digit")
-if model is None:
-    st.error("No model to answer with: the shipped weights cannot be loaded (see the sidebar).")
-    st.stop()
-
-# A page switch drops the canvas; reopen it with the strokes it had.
-if not state.canvas_mounted() and state.drawing() is not None and state.canvas_initial_strokes() is None:
-    if state.drawing().strokes:
-        state.reopen_canvas(state.drawing().strokes)
-    else:
-        state.set_drawing(None)
-
+canvas.reopen_if_dropped()
 left, right = st.columns([5, 6], gap="large")
 with left:
-    st.slider("Stroke width", 6, 40, key=state.STROKE_WIDTH)
-    canvas = st_canvas(stroke_width=state.widget_value(state.STROKE_WIDTH), stroke_color="#FFFFFF",
-                       background_color="#000000", width=280, height=280, drawing_mode="freedraw",
-                       update_streamlit=True, return_image_data=True, initial_drawing=state.canvas_initial_strokes(),
-                       key=state.canvas_key())
-    st.button("Clear", icon=":material/delete:", on_click=state.clear_canvas)
-
-unreadable = None   # what was wrong with the canvas's picture, if anything
-try:
-    image = draw.canvas_image(canvas)
-    prepared = draw.prepare(image)
-except draw.CanvasError as e:
-    image, prepared, unreadable = None, None, str(e)
-if image is not None or unreadable is not None:
-    state.set_drawing(None if prepared is None else
-                      state.Drawing(prepared[0], prepared[1], canvas.json_data, draw.digest(prepared[0])))
-elif state.canvas_initial_strokes() is None:
-    state.set_drawing(None)
+    st.slider("Stroke width", 6, 40, **state.kept(Key.STROKE_WIDTH))
+    picture = st_canvas(stroke_width=state.widget_value(Key.STROKE_WIDTH), stroke_color="#FFFFFF",
+                        background_color="#000000", width=280, height=280, drawing_mode="freedraw",
+                        update_streamlit=True, return_image_data=True, initial_drawing=state.canvas_initial_strokes(),
+                        key=state.canvas_key())
+    st.button("Clear", icon=":material/delete:", on_click=actions.clear_canvas)
+unreadable = canvas.read(picture)
 drawing = state.drawing()
 
 with right:
     sources = state.available_sources()
     if state.model_source() not in sources:
         state.set_model_source(state.SHIPPED)
-    st.radio("Which model answers", sources, format_func=SOURCE_NAMES.get, key=state.MODEL_SOURCE,
+    st.radio("Which model answers", sources, format_func=SOURCE_NAMES.get, **state.kept(Key.MODEL_SOURCE),
              horizontal=True, help="The model being trained appears once a run has started on the Train page; "
                                    "your model once you teach it or load weights.")
     if unreadable is not None:
@@ -70,7 +46,7 @@ with right:
         odd = draw.oddity(drawing.stages)
         if odd is not None:
             st.warning(odd, icon=":material/help:")
-    st.plotly_chart(figures.probabilities(result.p), config=PLOT, key="probabilities")
+    st.plotly_chart(figures.probabilities(result.p), config=page.PLOT, key="probabilities")
 
 st.subheader("What the network sees")
 st.caption("The MNIST recipe: crop the ink, make the stroke as wide as MNIST's, shrink the longer side to "
@@ -86,7 +62,7 @@ dead = models.dead_units(model)
 heat, units = st.columns([5, 6], gap="large")
 with heat:
     st.plotly_chart(figures.hidden_heatmap(result.h, dead, title=f"h: the {len(result.h)} hidden activations"),
-                    config=PLOT, key="hidden")
+                    config=page.PLOT, key="hidden")
     _, reference = mnist.reference_inputs()
     st.caption(f"{int((result.h > 0).sum())} of {len(result.h)} units fire for this drawing. "
                f"✕ marks the {int(dead.sum())} dead units, silent on all {reference}.")
@@ -100,12 +76,12 @@ with units:
 st.subheader("Teach it")
 st.caption("Tell the network the right digit and it takes one SGD step, θ ← θ − η∇θ, on this drawing alone. "
            "The updated copy becomes your model; the shipped weights are never changed.")
-state.follow(state.TEACH_LABEL, result.digit, drawing.digest)
+state.follow(Key.TEACH_LABEL, result.digit, drawing.digest)
 pick, rate, go = st.columns([3, 3, 2], vertical_alignment="bottom")
-pick.selectbox("The right digit is", range(10), key=state.TEACH_LABEL)
-rate.slider("Step size η", 0.001, 0.05, step=0.001, format="%.3f", key=state.TEACH_LR)
-go.button("Teach it", icon=":material/school:", on_click=training.teach_drawing, type="primary")
+pick.selectbox("The right digit is", range(10), key=Key.TEACH_LABEL)
+rate.slider("Step size η", 0.001, 0.05, step=0.001, format="%.3f", **state.kept(Key.TEACH_LR))
+go.button("Teach it", icon=":material/school:", on_click=actions.teach_drawing, type="primary")
 lesson = state.teach_result()
 if lesson is not None and lesson.digest == drawing.digest:
-    st.plotly_chart(figures.before_after(lesson.before, lesson.after, lesson.label), config=PLOT, key="lesson")
+    st.plotly_chart(figures.before_after(lesson.before, lesson.after, lesson.label), config=page.PLOT, key="lesson")
     st.caption(f"p({lesson.label}) went from {lesson.before[lesson.label]:.1%} to {lesson.after[lesson.label]:.1%}.")

@@ -38,6 +38,13 @@ def cell(evaluation: Evaluation, true: int, predicted: int) -> np.ndarray:
     return idx[np.argsort(evaluation.p[idx, predicted])[::-1]]
 
 
+def most_confused(evaluation: Evaluation) -> tuple[int, int]:
+    """(true, predicted) of the most frequent mistake: the largest off-diagonal count of the confusion matrix."""
+    off_diagonal = evaluation.confusion - np.diag(np.diag(evaluation.confusion))
+    true, predicted = np.unravel_index(int(off_diagonal.argmax()), off_diagonal.shape)
+    return int(true), int(predicted)
+
+
 def mistakes(evaluation: Evaluation) -> np.ndarray:
     """Indices of misclassified test digits, the most confidently wrong first."""
     idx = np.flatnonzero(evaluation.predicted != evaluation.y)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from mlp.weights import WeightsError
 
-from . import blas, models, state, training
+from . import describe, models, state
 
 HEARTBEAT_EVERY = 2.0   # seconds; the runner gives up after runner.HEARTBEAT_TIMEOUT without one
 
@@ -18,7 +18,6 @@ PAGES = (("app.py", "Draw", ":material/draw:"),
 
 def render() -> models.ModelRef | None:
     """Draw the sidebar; return the model in use (None, with the reason shown, if none can be loaded)."""
-    blas.use_one_thread()
     state.init()
     with st.sidebar:
         st.markdown("### MLP Lab")
@@ -46,4 +45,4 @@ def _status() -> None:
         st.error(f"The shipped weights cannot be loaded: {e}. Train a model on the Train page, "
                  "or recreate them with `python -m mlp.train --out weights/mlp_784_128_10.npz`.")
     st.caption("Training")
-    st.markdown(training.describe(run.status() if run is not None else None))
+    st.markdown(describe.run(run.status() if run is not None else None))

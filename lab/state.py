@@ -2,14 +2,22 @@
 
 This is the only module that touches st.session_state.  Two kinds of entries:
 - widget values that must survive a page switch.  Streamlit forgets the value
-  of a widget that is not on the page being run, so `init()` writes each one
-  back on every run (and supplies its default); the widgets are then created
-  with `key=` and no `value=`;
+  of a widget that is not on the page being run, and what its key then reads is
+  not to be trusted: a fragment rerun (the sidebar's heartbeat while training)
+  files a value written back under the key under the widget's element id, the
+  next page switch drops that, and the key falls back to whatever Streamlit
+  last stored under it (the default of the page first opened).  So the values
+  live under a key no widget has (`Key.KEPT`): a widget's on_change copies the
+  user's choice there (`kept(key)` gives a widget its key and that callback),
+  setters here write there too, and `init()` writes every value back from
+  there before any widget is drawn;
 - app objects: the drawing, the session's own model, the training runner, ...
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import functools
+import logging
+from typing import Any, Callable, Literal, NamedTuple
 
 import numpy as np
 import streamlit as st
@@ -17,36 +25,67 @@ import streamlit as st
 from mlp import preprocess
 from mlp.train import Config
 
-from . import models
+from . import describe, models
 from .runner import TrainingRunner
 
-# Widget keys (pages create their widgets with these keys).
-STROKE_WIDTH = "stroke_width"
-MODEL_SOURCE = "model_source"
-TEACH_LR = "teach_lr"
+log = logging.getLogger(__name__)
+
+
+class Key:
+    """Every session-state key: widgets' (pages create them with these) and the app's own entries."""
+    # widgets whose values are kept across pages (create them with **kept(Key.X))
+    STROKE_WIDTH = "stroke_width"        # the canvas's pen, in screen px (preprocess.STROKE_WIDTH is MNIST's)
+    MODEL_SOURCE = "model_source"
+    TEACH_LR = "teach_lr"
+    UNIT = "hidden_unit"
+    CELL_TRUE, CELL_PREDICTED = "cell_true", "cell_predicted"
+    # widgets reset when what they are about changes (see follow())
+    TEACH_LABEL = "teach_label"
+    BACKPROP_LABEL = "backprop_label"
+    # widgets that handle themselves
+    UPLOAD = "weights_upload"
+    SAVE_NAME = "save_name"
+    SAVED_PICK = "saved_pick"
+    # the app's own entries
+    KEPT = "kept_widget_values"          # {widget key: value}; never a widget's key, so Streamlit never drops it
+    CANVAS_GENERATION = "canvas_generation"
+    CANVAS_RESTORE = "canvas_restore"
+    DRAWING = "drawing"
+    OWN_MODEL = "own_model"
+    TEACH_RESULT = "teach_result"
+    RUNNER = "runner"
+    UPLOAD_OUTCOME = "upload_outcome"
+    RENDERED_PHASE = "rendered_phase"
+    FAILURE = "failed_callback"
+
+    @staticmethod
+    def train(field: str) -> str:
+        """The Train page's widget for a Config field."""
+        return f"train_{field}"
+
+    @staticmethod
+    def canvas(generation: int) -> str:
+        return f"draw_canvas_{generation}"
+
+    @staticmethod
+    def notice(slot: str) -> str:
+        return f"notice_{slot}"
+
+
 TRAIN_FIELDS = ("lr", "batch_size", "epochs", "hidden", "seed")   # Config fields the Train page sets
-UNIT = "hidden_unit"
-BACKPROP_LABEL = "backprop_label"
-TEACH_LABEL = "teach_label"
-CELL_TRUE, CELL_PREDICTED = "cell_true", "cell_predicted"
-
 SHIPPED, TRAINED, OWN = "shipped", "trained", "own"   # where the model in use comes from
+CONTROLS, WEIGHTS = "controls", "weights"             # where on the Train page a notice is shown
 
-_DEFAULT_CONFIG = Config(epochs=5)   # ~3 s to ~96%: long enough to watch, short enough to wait for
-
-
-def train_key(field: str) -> str:
-    return f"train_{field}"
-
+_DEFAULT_CONFIG = Config(epochs=5)   # long enough to watch, short enough to wait for (README: defaults)
 
 _WIDGET_DEFAULTS: dict[str, Any] = {
-    STROKE_WIDTH: 18,
-    MODEL_SOURCE: SHIPPED,
-    TEACH_LR: 0.005,   # one example, no batch average: larger steps wreck the test accuracy (0.1 → 42%)
-    UNIT: 0,
-    CELL_TRUE: 0,
-    CELL_PREDICTED: 0,
-    **{train_key(name): getattr(_DEFAULT_CONFIG, name) for name in TRAIN_FIELDS},
+    Key.STROKE_WIDTH: 18,
+    Key.MODEL_SOURCE: SHIPPED,
+    Key.TEACH_LR: 0.005,   # one example, no batch average: larger steps wreck the test accuracy (README: defaults)
+    Key.UNIT: 0,
+    Key.CELL_TRUE: 0,
+    Key.CELL_PREDICTED: 0,
+    **{Key.train(name): getattr(_DEFAULT_CONFIG, name) for name in TRAIN_FIELDS},
 }
 
 
@@ -65,33 +104,89 @@ class TeachResult(NamedTuple):
     after: np.ndarray
 
 
+class Notice(NamedTuple):
+    """A message a callback leaves for the page, shown once."""
+    kind: Literal["error", "warning", "success", "info"]
+    text: str
+
+
+class Failure(NamedTuple):
+    """A callback that raised: what it was doing and the exception, for the page to say (the log has the rest)."""
+    action: str              # the callback's name, in words ("save to folder")
+    error: str               # "ExceptionType: message", cut short
+
+
 def init() -> None:
     """Call first on every page run: defaults, and widget values kept across pages."""
     s = st.session_state
-    for key, default in _WIDGET_DEFAULTS.items():
-        s[key] = s[key] if key in s else default
+    if Key.KEPT not in s:
+        s[Key.KEPT] = dict(_WIDGET_DEFAULTS)
+    for key, value in s[Key.KEPT].items():
+        s[key] = value
+
+
+def callback(function: Callable[..., None]) -> Callable[..., None]:
+    """Wrap an on_click/on_change callback: an exception is logged with its traceback and kept as a
+    Failure for the page to show (page.frame does), instead of replacing the page with a traceback."""
+    @functools.wraps(function)
+    def guarded(*args, **kwargs) -> None:
+        try:
+            function(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 -- whatever it was, the page goes on and says so
+            log.exception("callback %s failed", function.__qualname__)
+            action = function.__name__.strip("_").replace("_", " ")
+            st.session_state[Key.FAILURE] = Failure(action, f"{type(e).__name__}: {e}"[:300])
+    return guarded
+
+
+def take_failure() -> Failure | None:
+    return st.session_state.pop(Key.FAILURE, None)
+
+
+def kept(key: str) -> dict[str, Any]:
+    """Keyword arguments for a widget whose value is kept across pages: `st.slider(..., **state.kept(KEY))`."""
+    return dict(key=key, on_change=_keep, args=(key,))
+
+
+@callback
+def _keep(key: str) -> None:
+    """on_change of a kept widget: the user's choice becomes the value kept."""
+    _set_widget(key, st.session_state[key])
+
+
+def _set_widget(key: str, value: Any) -> None:
+    """Set a widget's value (before the widget is drawn in this run, or from a callback)."""
+    st.session_state[key] = value
+    if key in _WIDGET_DEFAULTS:
+        if Key.KEPT not in st.session_state:
+            st.session_state[Key.KEPT] = dict(_WIDGET_DEFAULTS)
+        st.session_state[Key.KEPT][key] = value
 
 
 def clamp(key: str, low: int, high: int) -> None:
     """Keep a number widget's remembered value inside bounds that just changed (another model)."""
     value = st.session_state.get(key, low)
     if not low <= value <= high:
-        st.session_state[key] = min(max(value, low), high)
+        _set_widget(key, min(max(value, low), high))
 
 
 def follow(key: str, default: Any, subject: str) -> None:
     """Reset a widget to `default` whenever `subject` (e.g. the drawing's digest) changes."""
     seen = f"{key}__subject"
     if st.session_state.get(seen) != subject or key not in st.session_state:
-        st.session_state[key] = default
+        _set_widget(key, default)
         st.session_state[seen] = subject
 
 
 # -- the canvas ------------------------------------------------------------------
 
+def _generation() -> int:
+    return st.session_state.get(Key.CANVAS_GENERATION, 0)
+
+
 def canvas_key() -> str:
     """The canvas's widget key; a new key is a new, empty canvas (that is how Clear works)."""
-    return f"draw_canvas_{st.session_state.get('canvas_generation', 0)}"
+    return Key.canvas(_generation())
 
 
 def canvas_mounted() -> bool:
@@ -101,49 +196,49 @@ def canvas_mounted() -> bool:
 
 def canvas_initial_strokes() -> dict | None:
     """Strokes to redraw in the current canvas (after a page switch), or None for an empty one."""
-    restore = st.session_state.get("canvas_restore")
+    restore = st.session_state.get(Key.CANVAS_RESTORE)
     return restore[1] if restore and restore[0] == canvas_key() else None
 
 
 def clear_canvas() -> None:
-    """On-click for Clear: a fresh canvas and no drawing."""
-    st.session_state["canvas_generation"] = st.session_state.get("canvas_generation", 0) + 1
-    st.session_state["canvas_restore"] = None
-    st.session_state["drawing"] = None
+    """A fresh canvas and no drawing."""
+    st.session_state[Key.CANVAS_GENERATION] = _generation() + 1
+    st.session_state[Key.CANVAS_RESTORE] = None
+    st.session_state[Key.DRAWING] = None
 
 
 def reopen_canvas(strokes: dict) -> None:
     """A fresh canvas that starts with `strokes` (the old one was dropped by a page switch)."""
-    st.session_state["canvas_generation"] = st.session_state.get("canvas_generation", 0) + 1
-    st.session_state["canvas_restore"] = (canvas_key(), strokes)
+    st.session_state[Key.CANVAS_GENERATION] = _generation() + 1
+    st.session_state[Key.CANVAS_RESTORE] = (canvas_key(), strokes)
 
 
 def drawing() -> Drawing | None:
-    return st.session_state.get("drawing")
+    return st.session_state.get(Key.DRAWING)
 
 
 def set_drawing(value: Drawing | None) -> None:
-    st.session_state["drawing"] = value
+    st.session_state[Key.DRAWING] = value
 
 
 # -- which model answers ---------------------------------------------------------------
 
 def model_source() -> str:
-    return st.session_state.get(MODEL_SOURCE, SHIPPED)
+    return st.session_state.get(Key.MODEL_SOURCE, SHIPPED)
 
 
 def set_model_source(source: str) -> None:
     """Only before the source radio is drawn in this run, or from a callback."""
-    st.session_state[MODEL_SOURCE] = source
+    _set_widget(Key.MODEL_SOURCE, source)
 
 
 def own_model() -> models.ModelRef | None:
     """The session's own model: taught on drawings or loaded from a file."""
-    return st.session_state.get("own_model")
+    return st.session_state.get(Key.OWN_MODEL)
 
 
 def set_own_model(ref: models.ModelRef) -> None:
-    st.session_state["own_model"] = ref
+    st.session_state[Key.OWN_MODEL] = ref
 
 
 def trained_model() -> models.ModelRef | None:
@@ -153,14 +248,7 @@ def trained_model() -> models.ModelRef | None:
     if snap is None:
         return None
     model, version = snap
-    status = run.status()
-    if status.active:
-        label = f"Model being trained (epoch {min(status.epoch + 1, status.epochs)}/{status.epochs}, " \
-                f"step {status.steps:,})"
-    else:
-        last = status.test_accuracy[-1] if status.test_accuracy else None
-        label = f"Trained model ({status.steps:,} steps" + (f", {last:.1%} test accuracy)" if last else ")")
-    return models.ModelRef(model, f"run{run.id}-v{version}", label)
+    return models.ModelRef(model, f"run{run.id}-v{version}", describe.trained_model(run.status()))
 
 
 def available_sources() -> list[str]:
@@ -187,55 +275,55 @@ def model_in_use() -> models.ModelRef:
 # -- teaching on a drawing ----------------------------------------------------------------
 
 def teach_result() -> TeachResult | None:
-    return st.session_state.get("teach_result")
+    return st.session_state.get(Key.TEACH_RESULT)
 
 
 def set_teach_result(value: TeachResult | None) -> None:
-    st.session_state["teach_result"] = value
+    st.session_state[Key.TEACH_RESULT] = value
 
 
 # -- training ----------------------------------------------------------------------------
 
 def runner() -> TrainingRunner | None:
-    return st.session_state.get("runner")
+    return st.session_state.get(Key.RUNNER)
 
 
 def set_runner(value: TrainingRunner | None) -> None:
-    st.session_state["runner"] = value
+    st.session_state[Key.RUNNER] = value
 
 
 def train_config() -> Config:
     """The Train page's settings as a Config (validate() it before use)."""
-    values = {name: st.session_state.get(train_key(name), getattr(_DEFAULT_CONFIG, name)) for name in TRAIN_FIELDS}
+    values = {name: st.session_state.get(Key.train(name), getattr(_DEFAULT_CONFIG, name)) for name in TRAIN_FIELDS}
     return Config(**values)
 
 
-def take_notice(slot: str = "controls") -> tuple[str, str] | None:
-    """The message a Train button's callback left for the page, (kind, text), shown once where `slot` is."""
-    return st.session_state.pop(f"notice_{slot}", None)
+def take_notice(slot: str = CONTROLS) -> Notice | None:
+    """The message a Train button's callback left for the page, shown once where `slot` is."""
+    return st.session_state.pop(Key.notice(slot), None)
 
 
-def set_notice(kind: str | None, text: str = "", slot: str = "controls") -> None:
-    st.session_state[f"notice_{slot}"] = (kind, text) if kind else None
+def set_notice(notice: Notice | None, slot: str = CONTROLS) -> None:
+    st.session_state[Key.notice(slot)] = notice
 
 
-def upload_outcome(file_id: str) -> tuple[bool, str] | None:
-    """(ok, message) for an uploaded file already handled, so it is loaded once, not every rerun."""
-    seen = st.session_state.get("upload_outcome")
+def upload_outcome(file_id: str) -> Notice | None:
+    """What came of an uploaded file already handled, so it is loaded once, not every rerun."""
+    seen = st.session_state.get(Key.UPLOAD_OUTCOME)
     return seen[1] if seen and seen[0] == file_id else None
 
 
-def set_upload_outcome(file_id: str, ok: bool, message: str) -> None:
-    st.session_state["upload_outcome"] = (file_id, (ok, message))
+def set_upload_outcome(file_id: str, outcome: Notice) -> None:
+    st.session_state[Key.UPLOAD_OUTCOME] = (file_id, outcome)
 
 
 def rendered_phase() -> str | None:
     """The training phase the Train page's controls were last drawn for."""
-    return st.session_state.get("rendered_phase")
+    return st.session_state.get(Key.RENDERED_PHASE)
 
 
 def set_rendered_phase(phase: str | None) -> None:
-    st.session_state["rendered_phase"] = phase
+    st.session_state[Key.RENDERED_PHASE] = phase
 
 
 def widget_value(key: str) -> Any:

@@ -1,15 +1,13 @@
 """Train: train a fresh network on MNIST in the background and watch the loss fall."""
 import streamlit as st
 
-from lab import figures, mnist, mnist_panel, runner, sidebar, state, training, user_weights
+from lab import actions, describe, figures, mnist, mnist_panel, page, runner, state, user_weights
+from lab.state import Key
 from mlp.train import Config
 
-st.set_page_config(page_title="Train · MLP Lab", page_icon=":material/model_training:", layout="wide")
-model = sidebar.render()
-PLOT = {"displayModeBar": False}
+model = page.frame("Train", ":material/model_training:", needs_model=False)   # None: Save offers the run only
 REFRESH_EVERY = 1.0   # seconds between redraws while training
 
-st.title("Train")
 st.caption("Minibatch SGD from scratch in NumPy, in a background thread: it keeps going while you look at "
            "other pages, and the Draw page can use the model while it learns.")
 
@@ -28,37 +26,35 @@ LABELS = {"lr": "Learning rate η", "batch_size": "Batch size", "epochs": "Epoch
 for column, name in zip(st.columns(len(state.TRAIN_FIELDS)), state.TRAIN_FIELDS):
     low, high = Config.LIMITS[name]
     number = dict(step=0.01, format="%g") if isinstance(low, float) else dict(step=1)
-    column.number_input(LABELS[name], min_value=low, max_value=high, key=state.train_key(name),
+    column.number_input(LABELS[name], min_value=low, max_value=high, **state.kept(Key.train(name)),
                         disabled=active, help=HELP[name], **number)
 
 # -- controls -----------------------------------------------------------------------
 buttons = st.columns(6)
-buttons[0].button("Start", icon=":material/play_arrow:", type="primary", on_click=training.start,
+buttons[0].button("Start", icon=":material/play_arrow:", type="primary", on_click=actions.start,
                   disabled=active, width="stretch")
-buttons[1].button("Pause", icon=":material/pause:", on_click=training.pause,
+buttons[1].button("Pause", icon=":material/pause:", on_click=actions.pause,
                   disabled=status is None or status.phase != runner.RUNNING, width="stretch")
-buttons[2].button("Resume", icon=":material/resume:", on_click=training.resume,
+buttons[2].button("Resume", icon=":material/resume:", on_click=actions.resume,
                   disabled=status is None or status.phase != runner.PAUSED, width="stretch")
-buttons[3].button("Stop", icon=":material/stop:", on_click=training.stop, disabled=not active,
+buttons[3].button("Stop", icon=":material/stop:", on_click=actions.stop, disabled=not active,
                   width="stretch")
-buttons[4].button("Reset", icon=":material/restart_alt:", on_click=training.reset, disabled=run is None,
+buttons[4].button("Reset", icon=":material/restart_alt:", on_click=actions.reset, disabled=run is None,
                   width="stretch", help="Stop and discard this run and its weights.")
-buttons[5].button("Use on Draw", icon=":material/draw:", on_click=training.use_trained,
+buttons[5].button("Use on Draw", icon=":material/draw:", on_click=actions.use_trained,
                   disabled=run is None or run.snapshot() is None or state.model_source() == state.TRAINED,
                   width="stretch", help="Answer with the model being trained on every page.")
 
-notice = state.take_notice()
-if notice is not None:
-    getattr(st, notice[0])(notice[1])
+page.show(state.take_notice())
 if status is not None and status.phase == runner.DIVERGED:
     st.error(status.message, icon=":material/trending_up:")
 elif status is not None and status.phase == runner.FAILED:
     st.error(f"Training could not start: {status.message}")
-    st.button("Try again" if mnist.is_ready() else "Fetch again", icon=":material/refresh:", on_click=training.start)
+    st.button("Try again" if mnist.is_ready() else "Fetch again", icon=":material/refresh:", on_click=actions.start)
 elif status is not None and status.phase in (runner.STOPPED, runner.ORPHANED):
     st.info(status.message)
 elif status is not None and status.phase == runner.FINISHED:
-    st.success(f"{training.describe(status)} Press “Use on Draw” to answer with it on every page.")
+    st.success(f"{describe.run(status)} Press “Use on Draw” to answer with it on every page.")
 elif status is None:
     if mnist.is_ready():
         st.info("MNIST is on disk. Press Start: 5 epochs take a few seconds.")
@@ -93,9 +89,9 @@ def live() -> None:
     if status.steps == 0:
         return
     loss, accuracy = st.columns(2)
-    loss.plotly_chart(figures.loss_curve(status.losses), config=PLOT, key="loss_curve")
+    loss.plotly_chart(figures.loss_curve(status.losses), config=page.PLOT, key="loss_curve")
     if status.test_accuracy:
-        accuracy.plotly_chart(figures.accuracy_curve(status.test_accuracy), config=PLOT, key="accuracy_curve")
+        accuracy.plotly_chart(figures.accuracy_curve(status.test_accuracy), config=page.PLOT, key="accuracy_curve")
     else:
         accuracy.info("Test accuracy appears after the first epoch.")
 
@@ -106,7 +102,7 @@ st.fragment(live, run_every=REFRESH_EVERY if active else None)()
 st.subheader("Weights")
 save, load = st.columns(2)
 trained = run is not None and run.snapshot() is not None
-contents = training.weights_file(run if trained else None, model)
+contents = actions.weights_file(run if trained else None, model)
 if contents is not None:
     save.download_button(f"Save weights ({'from this run' if trained else 'model in use'})", data=contents,
                          file_name="mlp_weights.npz", mime="application/octet-stream",
@@ -114,22 +110,18 @@ if contents is not None:
     save.caption(("The run's weights at the moment you click. " if trained else f"{model.label}. ")
                  + "Load the file here later, or with `mlp.weights.load`.")
     name, keep = save.columns([3, 2], vertical_alignment="bottom")
-    name.text_input("Name", key=training.SAVE_NAME, max_chars=user_weights.MAX_NAME, placeholder="e.g. five-epochs",
+    name.text_input("Name", key=Key.SAVE_NAME, max_chars=user_weights.MAX_NAME, placeholder="e.g. five-epochs",
                     help="Letters, digits, '-', '_' and '.'; an existing file is never replaced.")
-    keep.button("Save to the weights folder", icon=":material/save:", on_click=training.save_to_folder,
+    keep.button("Save to the weights folder", icon=":material/save:", on_click=actions.save_to_folder,
                 width="stretch", help=f"On the server, in {user_weights.folder()}, for anyone using this app.")
-load.file_uploader("Load weights (.npz)", type=["npz"], key=training.UPLOAD_KEY, on_change=training.load_upload,
-                   max_upload_size=training.MAX_UPLOAD_MB,
+load.file_uploader("Load weights (.npz)", type=["npz"], key=Key.UPLOAD, on_change=actions.load_upload,
+                   max_upload_size=actions.MAX_UPLOAD_MB,
                    help="A file saved by this app or by `python -m mlp.train --out`.")
-uploaded = state.widget_value(training.UPLOAD_KEY)
-outcome = state.upload_outcome(uploaded.file_id) if uploaded is not None else None
-if outcome is not None:
-    (load.success if outcome[0] else load.error)(outcome[1])
+uploaded = state.widget_value(Key.UPLOAD)
+page.show(state.upload_outcome(uploaded.file_id) if uploaded is not None else None, where=load)
 saved = user_weights.saved()
 if saved:
     pick, go = load.columns([3, 2], vertical_alignment="bottom")
-    pick.selectbox("Or one from the weights folder", saved, key=training.SAVED_PICK)
-    go.button("Load", icon=":material/upload_file:", on_click=training.load_saved, width="stretch")
-notice = state.take_notice(training.WEIGHTS_NOTICE)
-if notice is not None:
-    getattr(st, notice[0])(notice[1])
+    pick.selectbox("Or one from the weights folder", saved, key=Key.SAVED_PICK)
+    go.button("Load", icon=":material/upload_file:", on_click=actions.load_saved, width="stretch")
+page.show(state.take_notice(state.WEIGHTS))

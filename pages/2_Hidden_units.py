@@ -2,17 +2,12 @@
 import numpy as np
 import streamlit as st
 
-from lab import figures, images, mnist, mnist_panel, models, sidebar, state
+from lab import figures, images, mnist, mnist_panel, models, page, state
+from lab.state import Key
 
-st.set_page_config(page_title="Hidden units · MLP Lab", page_icon=":material/grid_view:", layout="wide")
-model = sidebar.render()
-PLOT = {"displayModeBar": False}
+model = page.frame("Hidden units", ":material/grid_view:")
 TOP_IMAGES = 12
 
-st.title("Hidden units")
-if model is None:
-    st.error("No model to show: the shipped weights cannot be loaded (see the sidebar).")
-    st.stop()
 net = model.model
 st.caption(f"{model.label}. Each hidden unit j computes h_j = ReLU(x · W1[:, j] + b1[j]): a template W1[:, j] "
            "over the 28×28 pixels (red excites, blue inhibits), then votes for the digits through W2[j, :].")
@@ -35,12 +30,12 @@ else:
 count, pick = st.columns([1, 4], vertical_alignment="bottom")
 count.metric("Dead units", f"{int(dead.sum())} of {net.hidden}",
              help=f"Units that never fire (a1 ≤ 0) on {over}: no gradient reaches them, so they never learn.")
-state.clamp(state.UNIT, 0, net.hidden - 1)
-unit = pick.slider("Unit", 0, net.hidden - 1, key=state.UNIT)
+state.clamp(Key.UNIT, 0, net.hidden - 1)
+unit = pick.slider("Unit", 0, net.hidden - 1, **state.kept(Key.UNIT))
 
 st.markdown(f"**Incoming weights W1[:, j] of all {net.hidden} units**, each on its own scale "
             f"(hover for the unit number; unit {unit} is framed)")
-st.plotly_chart(figures.weight_grid(net.W1, highlight=unit), config=PLOT, key="weight_grid")
+st.plotly_chart(figures.weight_grid(net.W1, highlight=unit), config=page.PLOT, key="weight_grid")
 
 st.subheader(f"Unit {unit}" + (" (dead)" if dead[unit] else ""))
 picture, outgoing, histogram = st.columns([2, 3, 3], gap="large")
@@ -48,10 +43,10 @@ picture.image(models.incoming_image(model, unit, factor=6), caption=f"W1[:, {uni
 picture.markdown(f"bias b1[{unit}] = {float(net.b1[unit]):+.3f}  \n"
                  f"‖W1[:, {unit}]‖ = {float(np.linalg.norm(net.W1[:, unit])):.2f}")
 outgoing.plotly_chart(figures.bars(net.W2[unit], title=f"Outgoing weights W2[{unit}, :] to the 10 digits"),
-                      config=PLOT, key="outgoing")
+                      config=page.PLOT, key="outgoing")
 if outputs is not None:
     histogram.plotly_chart(figures.histogram(H[:, unit], title=f"h{unit} over the 10,000 test digits"),
-                           config=PLOT, key="histogram")
+                           config=page.PLOT, key="histogram")
     histogram.caption(f"Fires on {float((H[:, unit] > 0).mean()):.1%} of test digits.")
 
 if outputs is not None:

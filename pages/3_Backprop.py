@@ -2,16 +2,10 @@
 import numpy as np
 import streamlit as st
 
-from lab import backprop, draw, figures, images, mnist, sidebar, state
+from lab import backprop, draw, figures, images, mnist, page, state
+from lab.state import Key
 
-st.set_page_config(page_title="Backprop · MLP Lab", page_icon=":material/functions:", layout="wide")
-model = sidebar.render()
-PLOT = {"displayModeBar": False}
-
-st.title("Backprop, one example at a time")
-if model is None:
-    st.error("No model to show: the shipped weights cannot be loaded (see the sidebar).")
-    st.stop()
+model = page.frame("Backprop", ":material/functions:", heading="Backprop, one example at a time")
 net = model.model
 
 drawing = state.drawing()
@@ -23,10 +17,10 @@ else:
     subject = f"sample-{where}"
     st.caption(f"Nothing drawn yet, so {where} stands in (draw on the Draw page to use yours). Model: {model.label}.")
 
-state.follow(state.BACKPROP_LABEL, default_label, subject)
+state.follow(Key.BACKPROP_LABEL, default_label, subject)
 picture, choose = st.columns([1, 4], vertical_alignment="center")
 picture.image(images.digit(x, 4), caption="x, the 784 inputs")
-label = choose.selectbox("True label y (the digit the loss rewards)", range(10), key=state.BACKPROP_LABEL,
+label = choose.selectbox("True label y (the digit the loss rewards)", range(10), key=Key.BACKPROP_LABEL,
                          help="It starts at the network's own answer, where the gradients are small. "
                               "Pick another digit to see what a wrong answer sends back.")
 t = backprop.trace(net, x, label)
@@ -48,28 +42,28 @@ def row(equation: str, note: str, value: np.ndarray | None = None):
 
 st.header("Forward")
 row(r"a_1 = X W_1 + b_1", "Each hidden unit's weighted sum of the pixels.", t.a1).plotly_chart(
-    figures.hidden_heatmap(t.a1[0], colorscale="RdBu_r", zmid=0), config=PLOT, key="a1")
+    figures.hidden_heatmap(t.a1[0], colorscale="RdBu_r", zmid=0), config=page.PLOT, key="a1")
 row(r"h = \mathrm{ReLU}(a_1) = \max(0, a_1)", f"{int((t.h > 0).sum())} of {hidden} units fire.", t.h).plotly_chart(
-    figures.hidden_heatmap(t.h[0]), config=PLOT, key="h")
+    figures.hidden_heatmap(t.h[0]), config=page.PLOT, key="h")
 row(r"z = h W_2 + b_2", "One score (logit) per digit.", t.z).plotly_chart(
-    figures.bars(t.z[0], height=200), config=PLOT, key="z")
+    figures.bars(t.z[0], height=200), config=page.PLOT, key="z")
 row(r"p_i = \frac{e^{z_i}}{\sum_j e^{z_j}}", "Softmax turns the scores into probabilities.", t.p).plotly_chart(
-    figures.probabilities(t.p[0]), config=PLOT, key="p")
+    figures.probabilities(t.p[0]), config=page.PLOT, key="p")
 row(r"L = -\frac{1}{N}\sum_{i=1}^{N}\sum_{c=1}^{C} Y_{ic}\log P_{ic}",
     f"With N = 1 only the true class counts: L = −log p_{label}.").metric(
     "Loss L", f"{t.L:.4f}", help=f"−log p_{label} = −log {float(t.p[0, label]):.4f}")
 
 st.header("Backward")
 row(r"\delta z = \frac{P - Y}{N}", "Softmax and cross-entropy together: push the true class up, the rest down.",
-    t.dz).plotly_chart(figures.bars(t.dz[0], highlight=label, height=200), config=PLOT, key="dz")
+    t.dz).plotly_chart(figures.bars(t.dz[0], highlight=label, height=200), config=page.PLOT, key="dz")
 row(r"\nabla_{W_2} = h^T \delta z", "Only units that fired (h > 0) get a gradient.", t.gW2).plotly_chart(
-    figures.matrix(t.gW2.T, x_title="hidden unit", y_title="digit", height=220), config=PLOT, key="gW2")
+    figures.matrix(t.gW2.T, x_title="hidden unit", y_title="digit", height=220), config=page.PLOT, key="gW2")
 row(r"\nabla_{b_2} = \sum_i \delta z_{i:}", "With one example it equals δz.", t.gb2).plotly_chart(
-    figures.bars(t.gb2, height=200), config=PLOT, key="gb2")
+    figures.bars(t.gb2, height=200), config=page.PLOT, key="gb2")
 row(r"\delta h = \delta z\, W_2^T", "The blame sent back to each hidden unit.", t.dh).plotly_chart(
-    figures.hidden_heatmap(t.dh[0], colorscale="RdBu_r", zmid=0), config=PLOT, key="dh")
+    figures.hidden_heatmap(t.dh[0], colorscale="RdBu_r", zmid=0), config=page.PLOT, key="dh")
 row(r"\delta a_1 = \delta h \odot 1[a_1 > 0]", "ReLU lets the blame through only where the unit fired.",
-    t.da1).plotly_chart(figures.hidden_heatmap(t.da1[0], colorscale="RdBu_r", zmid=0), config=PLOT, key="da1")
+    t.da1).plotly_chart(figures.hidden_heatmap(t.da1[0], colorscale="RdBu_r", zmid=0), config=page.PLOT, key="da1")
 strongest = np.argsort(np.abs(t.da1[0]))[::-1][:4]
 right = row(r"\nabla_{W_1} = X^T \delta a_1",
             "Each column is the input x scaled by that unit's δa1: nonzero only on inked pixels of firing units. "
@@ -77,7 +71,7 @@ right = row(r"\nabla_{W_1} = X^T \delta a_1",
 for column, unit in zip(right.columns(4), strongest):
     column.image(images.signed(t.gW1[:, unit], 3), caption=f"∇W1[:, {unit}]")
 row(r"\nabla_{b_1} = \sum_i \delta a_{1,i:}", "With one example it equals δa1.", t.gb1).plotly_chart(
-    figures.hidden_heatmap(t.gb1, colorscale="RdBu_r", zmid=0), config=PLOT, key="gb1")
+    figures.hidden_heatmap(t.gb1, colorscale="RdBu_r", zmid=0), config=page.PLOT, key="gb1")
 row(r"\theta \leftarrow \theta - \eta\, \nabla_\theta",
     "SGD: every parameter moves against its gradient (the Draw page's Teach it does exactly this).")
 

@@ -1,20 +1,12 @@
 """Evaluate: the model in use on the 10,000 MNIST test digits, and the ones it gets wrong."""
-import numpy as np
 import streamlit as st
 
-from lab import evaluate, figures, images, mnist, mnist_panel, sidebar, state
+from lab import evaluate, figures, images, mnist, mnist_panel, page, state
+from lab.state import Key
 
-st.set_page_config(page_title="Evaluate · MLP Lab", page_icon=":material/fact_check:", layout="wide")
-model = sidebar.render()
-PLOT = {"displayModeBar": False}
+model = page.frame("Evaluate", ":material/fact_check:")
 GALLERY = 30
 IMAGE_WIDTH = 84
-
-st.title("Evaluate")
-if model is None:
-    st.error("No model to evaluate: the shipped weights cannot be loaded (see the sidebar).")
-    st.stop()
-
 
 result = evaluate.evaluate(model)
 if result is None:
@@ -23,28 +15,27 @@ if result is None:
     st.stop()
 
 st.caption(model.label)
-errors = int((result.predicted != result.y).sum())
+mistakes = evaluate.mistakes(result)
 overall, wrong, worst = st.columns(3)
 overall.metric("Test accuracy", f"{result.accuracy:.2%}")
-wrong.metric("Misclassified", f"{errors:,} of {len(result.y):,}")
+wrong.metric("Misclassified", f"{len(mistakes):,} of {len(result.y):,}")
 worst_digit = int(result.per_class.argmin())
 worst.metric("Hardest digit", str(worst_digit), f"{result.per_class[worst_digit]:.1%} right", delta_color="off",
              delta_arrow="off")
 
 matrix, per_class = st.columns([3, 2], gap="large")
 matrix.markdown("**Confusion matrix** (rows: true digit, columns: prediction)")
-matrix.plotly_chart(figures.confusion(result.confusion), config=PLOT, key="confusion")
-per_class.plotly_chart(figures.per_class_accuracy(result.per_class), config=PLOT, key="per_class")
+matrix.plotly_chart(figures.confusion(result.confusion), config=page.PLOT, key="confusion")
+per_class.plotly_chart(figures.per_class_accuracy(result.per_class), config=page.PLOT, key="per_class")
 
 st.subheader("Look inside a cell")
 # Open on the most frequent confusion; the choice is kept until the model changes.
-off_diagonal = result.confusion - np.diag(np.diag(result.confusion))
-common_true, common_predicted = np.unravel_index(int(off_diagonal.argmax()), off_diagonal.shape)
-state.follow(state.CELL_TRUE, int(common_true), model.version)
-state.follow(state.CELL_PREDICTED, int(common_predicted), model.version)
+common_true, common_predicted = evaluate.most_confused(result)
+state.follow(Key.CELL_TRUE, common_true, model.version)
+state.follow(Key.CELL_PREDICTED, common_predicted, model.version)
 pick_true, pick_predicted = st.columns(2)
-true = pick_true.selectbox("True digit", range(10), key=state.CELL_TRUE)
-predicted = pick_predicted.selectbox("Predicted digit", range(10), key=state.CELL_PREDICTED)
+true = pick_true.selectbox("True digit", range(10), **state.kept(Key.CELL_TRUE))
+predicted = pick_predicted.selectbox("Predicted digit", range(10), **state.kept(Key.CELL_PREDICTED))
 chosen = evaluate.cell(result, true, predicted)
 X, _ = mnist.test_set()
 if len(chosen) == 0:
@@ -58,7 +49,7 @@ else:
 st.subheader("Most confident mistakes")
 st.caption("Misclassified test digits, the surest-wrong first (some are mislabelled or barely legible). "
            "Under each: true → predicted, then p(predicted) and p(true).")
-shown = evaluate.mistakes(result)[:GALLERY]
+shown = mistakes[:GALLERY]
 st.image([images.digit(X[i], 3) for i in shown], width=IMAGE_WIDTH,
          caption=[f"{int(result.y[i])} → {int(result.predicted[i])} · {result.p[i, result.predicted[i]]:.0%} / "
                   f"{result.p[i, result.y[i]]:.0%}" for i in shown])

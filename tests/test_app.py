@@ -1,168 +1,27 @@
-"""The Streamlit app without a browser (AppTest), and lab/ on its own (runner, backprop, images)."""
+"""The Streamlit app without a browser (AppTest), and lab/'s pure helpers (backprop, images, figures)."""
 from __future__ import annotations
 
-import base64
-import functools
-import gzip
-import http.server
 import io
-import json
-import os
-import shutil
+import logging
+import re
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
+import tomllib
 
 import numpy as np
 import pytest
-from PIL import Image
-from streamlit.testing.v1 import AppTest
 
-from lab import backprop, evaluate, figures, images, mnist, models, training
+from lab import actions, backprop, figures, images, mnist, models, state
 from lab import runner as runner_module
-from lab.runner import TrainingBusy, TrainingRunner
+from lab.state import Key
 from mlp import weights
 from mlp.model import MLP
 from mlp.train import Config
-
-APP = "../app.py"
-PAGES = ["pages/1_Train.py", "pages/2_Hidden_units.py", "pages/3_Backprop.py", "pages/4_Evaluate.py"]
-TIMEOUT = 60
-needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-def canvas_state(rgba: np.ndarray) -> dict:
-    """What streamlit-drawable-canvas puts in session state after a stroke: PNG data URL + Fabric JSON."""
-    buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, format="PNG")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    return {"drawing": {"raw": {"objects": [{"type": "path"}], "background": "#000000"}, "data": url},
-            "backgroundFit": None}
-
-
-def canvas_from_mnist(index: int) -> np.ndarray:
-    """MNIST test digit `index` drawn on the 280×280 canvas: white ink on opaque black, like a user's."""
-    X, _ = mnist.load("test")
-    gray = np.asarray(Image.fromarray(X[index].reshape(28, 28)).resize((280, 280), Image.BILINEAR))
-    rgba = np.zeros((280, 280, 4), np.uint8)
-    rgba[..., :3] = gray[..., None]
-    rgba[..., 3] = 255
-    return rgba
-
-
-def first_test_image_of(digit: int) -> int:
-    _, y = mnist.load("test")
-    return int(np.flatnonzero(y == digit)[0])
-
-
-def texts(at: AppTest) -> list[str]:
-    return [m.value for m in at.markdown]
-
-
-def prediction(at: AppTest) -> str | None:
-    found = [t for t in texts(at) if "Prediction:" in t]
-    return found[0].split("Prediction:")[1].strip() if found else None
-
-
-def plotly(at: AppTest, key: str) -> dict:
-    """The spec of the plotly chart created with `key`, parsed from the proto."""
-    charts = [el for el in at.get("plotly_chart") if el.proto.id.endswith(f"-{key}")]
-    assert charts, f"no plotly chart {key!r}; have {[el.proto.id for el in at.get('plotly_chart')]}"
-    return json.loads(charts[0].proto.spec)
-
-
-def array(value) -> np.ndarray:
-    """A plotly JSON array: a list, or a typed array {"dtype", "bdata" (base64), "shape"}."""
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
-    return np.array(value)
-
-
-def sidebar_text(at: AppTest) -> str:
-    return " ".join(m.value for m in at.sidebar.markdown)
-
-
-def draw(at: AppTest, rgba: np.ndarray) -> AppTest:
-    """As if the user had drawn `rgba` on the current canvas and lifted the mouse."""
-    generation = at.session_state["canvas_generation"] if "canvas_generation" in at.session_state else 0
-    at.session_state[f"draw_canvas_{generation}"] = canvas_state(rgba)
-    return at.run()
-
-
-def click(at: AppTest, label: str) -> AppTest:
-    [button] = [b for b in at.button if b.label == label]
-    return button.click().run()
-
-
-def no_errors(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def run_until(at: AppTest, condition, timeout: float = 30.0) -> AppTest:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        if condition(at):
-            return at
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
-
-
-def session_runner(at: AppTest) -> TrainingRunner | None:
-    return at.session_state["runner"] if "runner" in at.session_state else None
-
-
-def progress_steps(at: AppTest) -> int:
-    bars = [p.text for p in at.get("progress") if "steps:" in p.text]
-    return int(bars[0].split("steps:")[1].split("/")[0].replace(",", "")) if bars else 0
-
-
-@pytest.fixture
-def app():
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    yield at
-    run = session_runner(at)
-    if run is not None:
-        run.stop()
-        run.join(10)
-
-
-@pytest.fixture
-def no_mnist(tmp_path, monkeypatch):
-    """MNIST absent: the data directory is empty and every cache that saw MNIST is forgotten."""
-    monkeypatch.setenv("MLP_LAB_DATA", str(tmp_path))
-    caches = (mnist.load, mnist.synthetic_digits, models.dead_units, models.test_outputs, evaluate.evaluate,
-              backprop.gradient_check)
-    for cache in caches:
-        cache.cache_clear()
-    yield
-    for cache in caches:
-        cache.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def local_mirror(tmp_path_factory):
-    """An MNIST mirror on 127.0.0.1 serving NAME.gz of the real files, like the public mirrors."""
-    source = mnist.data.data_dir()
-    folder = tmp_path_factory.mktemp("mirror")
-    for name in mnist.data.SHA256:
-        with open(source / name, "rb") as raw, gzip.open(folder / f"{name}.gz", "wb", compresslevel=1) as packed:
-            shutil.copyfileobj(raw, packed)
-    quiet = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *args: None})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+from support import (PAGES, ROOT, array, canvas_from_mnist, click, draw, first_test_image_of, needs_mnist, no_errors,
+                     plotly, prediction, progress_steps, run_until, session_runner, sidebar_text, start_runner,
+                     tiny_data)
 
 
 # -- every page -----------------------------------------------------------------------------
@@ -179,13 +38,72 @@ def test_every_page_renders_without_errors(app, page):
 
 
 def test_widget_values_survive_a_page_switch(app):
-    app.slider(key="stroke_width").set_value(25).run()
+    app.slider(key=Key.STROKE_WIDTH).set_value(25).run()
     app.switch_page("pages/1_Train.py").run()
-    app.number_input(key="train_epochs").set_value(7).run()
+    app.number_input(key=Key.train("epochs")).set_value(7).run()
     app.switch_page("app.py").run()
-    assert app.slider(key="stroke_width").value == 25
+    assert app.slider(key=Key.STROKE_WIDTH).value == 25
     app.switch_page("pages/1_Train.py").run()
-    assert app.number_input(key="train_epochs").value == 7
+    assert app.number_input(key=Key.train("epochs")).value == 7
+
+
+def test_train_settings_survive_a_stale_value_under_their_key(app):
+    """Issue 11 bug 1.  After a fragment rerun (the sidebar heartbeat while training) and a page switch,
+    Streamlit hands back under a widget's key whatever it last stored there, e.g. the default written
+    when the session opened on another page; the settings the user chose must win."""
+    app.switch_page("pages/1_Train.py").run()
+    for key, value in ((Key.train("epochs"), 200), (Key.train("lr"), 0.05), (Key.train("seed"), 3)):
+        app.number_input(key=key).set_value(value).run()
+    app.switch_page("app.py").run()
+    for key, default in ((Key.train("epochs"), 5), (Key.train("lr"), 0.1), (Key.train("seed"), 0)):
+        app.session_state[key] = default                        # what Streamlit falls back on
+    app.switch_page("pages/1_Train.py").run()
+    chosen = [app.number_input(key=Key.train(field)).value for field in ("epochs", "lr", "seed")]
+    assert chosen == [200, 0.05, 3]
+
+
+def test_model_choice_survives_a_stale_value_under_its_key(app):
+    """Issue 11 bug 2: the same, for "Which model answers" chosen on Draw and read on every page."""
+    small = MLP.init(hidden=40, seed=3)
+    app.switch_page("pages/1_Train.py").run()
+    upload = ("small.npz", weights.to_bytes(small), "application/zip")
+    app.file_uploader(key=Key.UPLOAD).set_value(upload).run()
+    app.switch_page("app.py").run()
+    app.radio(key=Key.MODEL_SOURCE).set_value("shipped").run()
+    app.radio(key=Key.MODEL_SOURCE).set_value("own").run()
+    app.session_state[Key.MODEL_SOURCE] = "shipped"              # what Streamlit falls back on
+    app.switch_page("pages/4_Evaluate.py").run()
+    assert "Loaded from small.npz" in sidebar_text(app)
+
+
+def test_a_callback_that_raises_becomes_a_message_and_the_page_goes_on(app, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the runner broke")
+    monkeypatch.setattr(actions, "TrainingRunner", broken)
+    app.switch_page("pages/1_Train.py").run()
+    with caplog.at_level(logging.ERROR, logger="lab.state"):
+        click(app, "Start")
+    assert not app.exception
+    assert any("(start)" in e.value and "RuntimeError: the runner broke" in e.value for e in app.error)
+    [record] = [r for r in caplog.records if r.name == "lab.state"]
+    assert record.exc_info and "the runner broke" in record.getMessage() + str(record.exc_info[1])
+    app.number_input(key=Key.train("epochs")).set_value(7).run()      # the page goes on
+    no_errors(app)                                                          # and the message was shown once
+    assert app.number_input(key=Key.train("epochs")).value == 7
+
+
+def test_no_traceback_reaches_the_page_from_an_uncaught_error():
+    with open(ROOT / ".streamlit" / "config.toml", "rb") as config:
+        assert tomllib.load(config)["client"]["showErrorDetails"] == "none"
+
+
+def test_every_callback_the_pages_pass_is_wrapped():
+    sources = "\n".join(path.read_text() for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))])
+    names = set(re.findall(r"on_(?:click|change)=actions\.(\w+)", sources))
+    assert {"start", "stop", "teach_drawing", "clear_canvas", "load_upload"} <= names
+    assert all(hasattr(getattr(actions, name), "__wrapped__") for name in names)
+    assert not re.search(r"on_(?:click|change)=(?!actions\.|\"ignore\")", sources), "a callback from elsewhere"
+    assert hasattr(state.kept("any")["on_change"], "__wrapped__")
 
 
 # -- Draw -----------------------------------------------------------------------------------
@@ -231,14 +149,14 @@ def test_clear_brings_back_the_prompt(app):
     assert prediction(app) == "7"
     click(app, "Clear")
     assert prediction(app) is None
-    assert "draw_canvas_1" in app.session_state
+    assert Key.canvas(1) in app.session_state
 
 
 @needs_mnist
 def test_teach_it_moves_probabilities_toward_the_named_digit(app):
     shipped_W1 = weights.load(weights.SHIPPED).W1
     draw(app, canvas_from_mnist(0))                       # a 7
-    app.selectbox(key="teach_label").set_value(3)
+    app.selectbox(key=Key.TEACH_LABEL).set_value(3)
     click(app, "Teach it")
     no_errors(app)
     before, after = (array(trace["y"]) for trace in plotly(app, "lesson")["data"])
@@ -263,9 +181,10 @@ def test_drawing_survives_a_page_switch(app):
 # -- Train ---------------------------------------------------------------------------------
 
 @needs_mnist
+@pytest.mark.slow
 def test_training_runs_in_background_grows_loss_and_stops(app):
     app.switch_page("pages/1_Train.py").run()
-    app.number_input(key="train_epochs").set_value(50).run()
+    app.number_input(key=Key.train("epochs")).set_value(50).run()
     click(app, "Start")
     run_until(app, lambda at: progress_steps(at) > 0)
     first = len(array(plotly(app, "loss_curve")["data"][0]["y"])) if progress_steps(app) > 1 else 0
@@ -283,16 +202,17 @@ def test_training_runs_in_background_grows_loss_and_stops(app):
     assert any("Stopped" in i.value for i in app.info)
     # The trained weights can now answer on the Draw page.
     app.switch_page("app.py").run()
-    app.radio(key="model_source").set_value("trained").run()
+    app.radio(key=Key.MODEL_SOURCE).set_value("trained").run()
     assert "Trained model" in sidebar_text(app)
     draw(app, canvas_from_mnist(0))
     assert prediction(app) is not None
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_training_diverges_with_a_message_and_finite_weights(app):
     app.switch_page("pages/1_Train.py").run()
-    app.number_input(key="train_lr").set_value(100.0).run()
+    app.number_input(key=Key.train("lr")).set_value(100.0).run()
     click(app, "Start")
     run_until(app, lambda at: at.error)                   # the page, not just the runner, has seen it
     assert session_runner(app).status().phase == runner_module.DIVERGED
@@ -319,17 +239,17 @@ def test_training_is_refused_beyond_the_server_cap(app, monkeypatch):
 
 def test_bad_weights_upload_is_refused_and_the_model_stays(app):
     app.switch_page("pages/1_Train.py").run()
-    app.file_uploader(key="weights_upload").set_value(("bad.npz", b"these are not weights", "application/zip")).run()
+    app.file_uploader(key=Key.UPLOAD).set_value(("bad.npz", b"these are not weights", "application/zip")).run()
     assert any("not a weights file" in e.value for e in app.error)
     assert "Shipped weights" in sidebar_text(app)
-    assert app.session_state["model_source"] == "shipped"
+    assert app.session_state[Key.MODEL_SOURCE] == "shipped"
 
 
 def test_pickled_weights_are_refused(app):
     buffer = io.BytesIO()
     np.savez(buffer, W1=np.array([{"evil": 1}], dtype=object), b1=np.zeros(1), W2=np.zeros(1), b2=np.zeros(1))
     app.switch_page("pages/1_Train.py").run()
-    app.file_uploader(key="weights_upload").set_value(("evil.npz", buffer.getvalue(), "application/zip")).run()
+    app.file_uploader(key=Key.UPLOAD).set_value(("evil.npz", buffer.getvalue(), "application/zip")).run()
     assert any("pickled" in e.value for e in app.error)
     assert "Shipped weights" in sidebar_text(app)
 
@@ -337,26 +257,26 @@ def test_pickled_weights_are_refused(app):
 def test_good_weights_upload_becomes_the_model_in_use_on_every_page(app):
     small = MLP.init(hidden=40, seed=3)
     app.switch_page("pages/1_Train.py").run()
-    app.file_uploader(key="weights_upload").set_value(("small.npz", weights.to_bytes(small), "application/zip")).run()
+    app.file_uploader(key=Key.UPLOAD).set_value(("small.npz", weights.to_bytes(small), "application/zip")).run()
     assert any("40 hidden units" in s.value for s in app.success)
     assert "Loaded from small.npz" in sidebar_text(app)
     for page in PAGES[1:]:
         app.switch_page(page).run()
         no_errors(app)
     app.switch_page("pages/2_Hidden_units.py").run()
-    assert app.slider(key="hidden_unit").max == 39
+    assert app.slider(key=Key.UNIT).max == 39
 
 
 def test_weights_file_holds_the_run_at_click_time_or_the_fallback():
-    shipped = training.weights_file(None, models.shipped())()
+    shipped = actions.weights_file(None, models.shipped())()
     assert np.array_equal(weights.load(shipped).W1, models.shipped().model.W1)
     run = start_runner(config=Config(epochs=2, batch_size=32, hidden=16))
-    make = training.weights_file(run, models.shipped())
+    make = actions.weights_file(run, models.shipped())
     assert run.join(30)
     saved = weights.load(make())
     assert saved.hidden == 16 and saved.meta["steps"] == run.status().steps
     assert np.array_equal(saved.W1, run.snapshot()[0].W1)
-    assert training.weights_file(None, None) is None
+    assert actions.weights_file(None, None) is None
 
 
 # -- Hidden units, Backprop, Evaluate -------------------------------------------------------
@@ -364,7 +284,7 @@ def test_weights_file_holds_the_run_at_click_time_or_the_fallback():
 @needs_mnist
 def test_hidden_units_page_shows_grid_and_unit_details(app):
     app.switch_page("pages/2_Hidden_units.py").run()
-    app.slider(key="hidden_unit").set_value(5).run()
+    app.slider(key=Key.UNIT).set_value(5).run()
     no_errors(app)
     grid = array(plotly(app, "weight_grid")["data"][0]["z"])
     assert grid.shape == (8 * 29 - 1, 16 * 29 - 1)
@@ -396,8 +316,8 @@ def test_evaluate_page_accuracy_confusion_and_cells(app):
     assert accuracy == f"{models.shipped().model.meta['test_accuracy']:.2%}"
     counts = array(plotly(app, "confusion")["data"][0]["text"])
     assert counts.sum() == 10_000
-    app.selectbox(key="cell_true").set_value(4)
-    app.selectbox(key="cell_predicted").set_value(4).run()
+    app.selectbox(key=Key.CELL_TRUE).set_value(4)
+    app.selectbox(key=Key.CELL_PREDICTED).set_value(4).run()
     cell_gallery, mistakes = app.image
     assert len(cell_gallery.value) == 30 and len(mistakes.value) == 30
 
@@ -417,6 +337,7 @@ def test_pages_without_mnist_explain_how_to_get_it(app, no_mnist):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_first_training_fetches_mnist_then_trains(app, local_mirror, no_mnist, monkeypatch, tmp_path):
     monkeypatch.setenv("MLP_LAB_MNIST_MIRRORS", local_mirror)
     monkeypatch.setenv("MLP_LAB_NPM", "")                 # no npm: the mirror it is
@@ -442,161 +363,6 @@ def test_training_without_mnist_says_why_and_offers_to_fetch_again(app, no_mnist
     assert session_runner(app).status().phase == runner_module.FAILED
     assert any("cannot reach any MNIST mirror" in e.value for e in app.error)
     assert [b for b in app.button if b.label == "Fetch again"]
-
-
-# -- lab.runner without Streamlit ----------------------------------------------------------------
-
-def tiny_data(n: int = 2048, seed: int = 0):
-    """Learnable toy data: the label is which quarter of the image holds the ink."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 4, n)
-    X = np.zeros((n, 28, 28), np.uint8)
-    for label in range(4):
-        rows = y == label
-        r, c = divmod(label, 2)
-        X[rows, r * 14:r * 14 + 14, c * 14:c * 14 + 14] = rng.integers(100, 256, (rows.sum(), 14, 14))
-    X = X.reshape(n, 784)
-    return X, y, X[:256], y[:256]
-
-
-_started: list[TrainingRunner] = []
-
-
-def start_runner(load=lambda progress: tiny_data(), **kwargs) -> TrainingRunner:
-    config = kwargs.pop("config", Config(epochs=1000, batch_size=32, lr=0.1, hidden=16))
-    run = TrainingRunner(config, load_data=load, **kwargs)
-    run.start()
-    _started.append(run)
-    return run
-
-
-@pytest.fixture(autouse=True)
-def stop_leftover_runners():
-    yield
-    while _started:
-        run = _started.pop()
-        run.stop()
-        run.join(10)
-
-
-def wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
-
-
-def test_runner_pause_resume_stop():
-    run = start_runner()
-    wait_for(lambda: run.status().steps > 10)
-    run.pause()
-    wait_for(lambda: run.status().phase == runner_module.PAUSED)
-    paused_at = run.status().steps
-    time.sleep(0.3)
-    assert run.status().steps <= paused_at + 1, "at most the step in flight finishes after pause"
-    run.resume()
-    wait_for(lambda: run.status().steps > paused_at + 10)
-    run.stop()
-    assert run.join(5)
-    status = run.status()
-    assert status.phase == runner_module.STOPPED and not status.active
-    assert len(status.losses) == status.steps and np.isfinite(status.losses).all()
-
-
-def test_runner_learns_and_finishes_with_test_accuracy():
-    run = start_runner(config=Config(epochs=3, batch_size=32, lr=0.1, hidden=16))
-    assert run.join(30)
-    status = run.status()
-    assert status.phase == runner_module.FINISHED and status.epoch == 3
-    assert len(status.test_accuracy) == 3 and status.test_accuracy[-1] > 0.9
-    assert status.losses[-20:].mean() < status.losses[:20].mean()
-
-
-def test_runner_stops_itself_when_the_heartbeat_stops():
-    run = start_runner(heartbeat_timeout=0.5)
-    for _ in range(10):                 # a live page keeps it going...
-        run.touch()
-        time.sleep(0.1)
-    assert run.alive
-    started = time.monotonic()         # ...an orphaned one ends within the timeout (the app uses ~8 s)
-    assert run.join(10)
-    assert time.monotonic() - started < 10
-    assert run.status().phase == runner_module.ORPHANED
-    assert "went away" in run.status().message
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
-def test_runner_threads_give_way_to_page_threads():
-    """A lower CPU priority than the server's threads, and a GIL handed over within 0.5 ms, not 5."""
-    default = sys.getswitchinterval()
-    try:
-        sys.setswitchinterval(0.005)
-        run = start_runner()
-        wait_for(lambda: run.status().steps > 0)
-        server_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        training_nice = os.getpriority(os.PRIO_PROCESS, run._thread.native_id)
-        assert training_nice == min(19, server_nice + runner_module.TRAINING_NICENESS) > server_nice
-        assert sys.getswitchinterval() <= runner_module.GIL_SWITCH_INTERVAL < 0.005
-    finally:
-        sys.setswitchinterval(default)
-
-
-def test_runner_caps_concurrent_runs(monkeypatch):
-    monkeypatch.setenv("MLP_LAB_MAX_TRAINING", str(runner_module.active_runs() + 2))
-    first, second = start_runner(), start_runner()
-    with pytest.raises(TrainingBusy, match="busy"):
-        start_runner()
-    first.stop()
-    assert first.join(5)
-    third = start_runner()              # a finished run frees its slot
-    assert third.alive and second.alive
-
-
-def test_runner_divergence_keeps_last_good_finite_weights():
-    run = start_runner(config=Config(epochs=5, batch_size=32, lr=100.0, hidden=16))
-    assert run.join(30)
-    status = run.status()
-    assert status.phase == runner_module.DIVERGED
-    assert "diverged" in status.message.lower() and "last good weights" in status.message
-    model, _ = run.snapshot()
-    assert model.is_finite()
-
-
-def test_runner_reports_a_data_failure():
-    def missing(progress):
-        raise mnist.data.MnistError("no MNIST here")
-    run = start_runner(missing)
-    assert run.join(5)
-    assert run.status().phase == runner_module.FAILED and "no MNIST here" in run.status().message
-
-
-def test_runner_shows_fetch_progress():
-    release = threading.Event()
-
-    def fetching(progress):
-        progress(0.4, "train-images-idx3-ubyte")
-        release.wait(10)
-        return tiny_data()
-    run = start_runner(fetching)
-    wait_for(lambda: run.status().phase == runner_module.FETCHING)
-    assert run.status().fetch_fraction == pytest.approx(0.4)
-    assert run.status().fetch_step == "train-images-idx3-ubyte"
-    release.set()
-    wait_for(lambda: run.status().phase == runner_module.RUNNING)
-
-
-def test_snapshot_is_a_read_only_copy_that_changes_only_with_the_weights():
-    run = start_runner()
-    wait_for(lambda: run.snapshot() is not None and run.status().steps > 5)
-    run.pause()
-    wait_for(lambda: run.status().phase == runner_module.PAUSED)
-    (model, version), (again, version_again) = run.snapshot(), run.snapshot()
-    assert version == version_again and model is again        # cheap while nothing changes
-    with pytest.raises(ValueError):
-        model.W1[0, 0] = 1.0
-    run.resume()
-    wait_for(lambda: run.snapshot()[1] != version)
-    assert not np.array_equal(run.snapshot()[0].W1, model.W1)
 
 
 # -- lab helpers ----------------------------------------------------------------------------------
@@ -641,6 +407,7 @@ def test_loss_curve_is_thinned_for_long_runs():
     assert all(len(trace["x"]) <= figures.LOSS_POINTS for trace in spec["data"])
 
 
+@pytest.mark.slow
 def test_figures_import_pandas_whole_before_any_session_can_build_a_figure():
     """Plotly reads pandas from sys.modules; imported lazily in one session's thread, another's saw it half-made."""
     check = ("import sys; import lab.figures; pandas = sys.modules.get('pandas'); "

@@ -4,77 +4,20 @@ Screenshots of every page land in the pytest temp dir (printed with -s) for a lo
 """
 from __future__ import annotations
 
-import contextlib
-import math
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from lab import mnist
 from mlp import weights
+from support import (CANVAS, CHROMIUM, CHROMIUM_ARGS, ONE, PREDICTION, PROMPT, SEVEN, ZERO, needs_mnist, progress_bar,
+                     steps_in, streamlit_server)
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-CANVAS = '[class*="st-key-draw_canvas"] canvas.upper-canvas'
-PREDICTION = ".st-key-prediction"
-PROMPT = "Draw a digit from 0 to 9"
-
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                 reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")]
 sync_api = pytest.importorskip("playwright.sync_api")
-needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
-
-# Strokes in canvas pixels (280×280), drawn the way a person would.
-SEVEN = [[(75, 65), (205, 65), (185, 120), (155, 180), (130, 235)]]
-ONE = [[(150, 45), (145, 140), (140, 235)]]
-ZERO = [[(140 + 55 * math.sin(2 * math.pi * t / 24), 140 - 90 * math.cos(2 * math.pi * t / 24)) for t in range(25)]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def streamlit_server(log_path: Path, max_training: int):
-    """`streamlit run app.py` on a free port of 127.0.0.1, logging to log_path; yields (url, process), killed at the end."""
-    port = free_port()
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, MLP_LAB_MAX_TRAINING=str(max_training)))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None, f"streamlit exited:\n{log_path.read_text()}"
-            assert time.monotonic() < deadline, f"streamlit did not start:\n{log_path.read_text()}"
-            time.sleep(0.3)
-        yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 @pytest.fixture(scope="module")
@@ -141,15 +84,6 @@ def read_prediction(page) -> str:
 def clear(page) -> None:
     page.get_by_role("button", name="Clear").click()
     page.get_by_text(PROMPT).wait_for()
-
-
-def progress_bar(page):
-    """The Train page's training progress bar (a locator: the same call for Playwright's sync and async pages)."""
-    return page.locator('[data-testid="stProgress"]').filter(has_text="steps:").first
-
-
-def steps_in(progress_text: str) -> int:
-    return int(re.search(r"steps: ([\d,]+)", progress_text).group(1).replace(",", ""))
 
 
 def steps_shown(page) -> int:
@@ -235,6 +169,40 @@ def test_training_continues_across_pages_and_stops(page, server, shots):
         page.get_by_role("button", name=re.compile("Save weights")).click()
     saved = weights.load(download.value.path())
     assert saved.meta["steps"] == stopped_at and saved.meta["source"] == "MLP Lab Train page"
+
+
+def sidebar_model(page) -> str:
+    return page.locator('[data-testid="stSidebar"]').inner_text()
+
+
+@needs_mnist
+def test_settings_and_model_choice_survive_page_switches_while_training(page, server):
+    """Issue 11 bugs 1 and 2, as a user met them: the heartbeat's fragment reruns made a page switch
+    forget the Train settings and the "which model answers" choice."""
+    url, _ = server
+    open_draw(page, url)                                  # the session opens on Draw, as most do
+    go_to(page, "Train")
+    for key, value in (("train_epochs", "200"), ("train_lr", "0.05"), ("train_seed", "3")):
+        field = page.locator(f'[class*="st-key-{key}"] input')
+        field.fill(value)
+        field.press("Enter")
+        page.wait_for_timeout(500)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Stop").and_(page.locator(":enabled")).wait_for()
+    go_to(page, "Draw")
+    page.get_by_text("Model from the Train page").click()
+    page.wait_for_timeout(5000)                           # two heartbeats
+    go_to(page, "Evaluate")
+    page.get_by_role("heading", name="Evaluate").wait_for()
+    page.wait_for_timeout(3000)
+    assert "Model being trained" in sidebar_model(page)
+    go_to(page, "Train")
+    page.get_by_role("button", name="Stop").wait_for()
+    values = {key: page.locator(f'[class*="st-key-{key}"] input').input_value()
+              for key in ("train_epochs", "train_lr", "train_seed")}
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped").first.wait_for()
+    assert values == {"train_epochs": "200", "train_lr": "0.05", "train_seed": "3"}
 
 
 @needs_mnist

@@ -31,8 +31,8 @@ from pathlib import Path
 import pytest
 
 from lab import mnist
-from test_browser import (CHROMIUM, CHROMIUM_ARGS, ONE, PREDICTION, PROMPT, SEVEN, ZERO, progress_bar, steps_in,
-                          streamlit_server)
+from support import (CHROMIUM, CHROMIUM_ARGS, ONE, PREDICTION, PROMPT, SEVEN, ZERO, progress_bar, steps_in,
+                     streamlit_server)
 
 DRAWERS, TRAINERS = 8, 2
 DRAWINGS_EACH = 3
@@ -46,6 +46,7 @@ READ_MS = 2500            # ...and reads the answer (and the pipeline under it) 
 BROWSER_NICENESS = 10     # the users' side runs below the server (see give_way_to)
 
 pytestmark = [
+    pytest.mark.browser, pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
     pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)"),
 ]

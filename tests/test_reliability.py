@@ -23,77 +23,21 @@ from streamlit.testing.v1 import AppTest
 
 from lab import backprop, evaluate, mnist, models, state, user_weights
 from lab import runner as runner_module
+from lab.state import Key
 from mlp import weights
 from mlp.model import MLP
 from mlp.train import Config
-from test_app import (TIMEOUT, array, canvas_from_mnist, click, draw, first_test_image_of, local_mirror,  # noqa: F401
-                      needs_mnist, no_errors, plotly, prediction, progress_steps, run_until, session_runner,
-                      sidebar_text)
-
-ROOT = Path(__file__).resolve().parent.parent
-TRAIN = "pages/1_Train.py"
-
+from support import (ROOT, TRAIN, array, canvas_from_mnist, canvas_sends, click, draw, first_test_image_of, needs_mnist,
+                     new_session, no_errors, on_black, plotly, png_url, prediction, progress_steps, run_until,
+                     session_runner, sidebar_text, wait_for, warnings)
 
 # -- helpers ---------------------------------------------------------------------------------
 
-_sessions: list[AppTest] = []
-
-
-def new_session() -> AppTest:
-    """A fresh browser session (a new tab, or a reload): its own session state, the server's shared modules."""
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    at.run()
-    _sessions.append(at)
-    return at
-
-
-@pytest.fixture(autouse=True)
-def stop_every_sessions_run():
-    yield
-    while _sessions:
-        run = session_runner(_sessions.pop())
-        if run is not None:
-            run.stop()
-            run.join(10)
-
-
-@pytest.fixture
-def app() -> AppTest:
-    return new_session()
-
-
-def canvas_sends(at: AppTest, data_url) -> AppTest:
-    """As if the canvas had sent `data_url` as its picture (any value a client could send)."""
-    generation = at.session_state["canvas_generation"] if "canvas_generation" in at.session_state else 0
-    at.session_state[f"draw_canvas_{generation}"] = {
-        "drawing": {"raw": {"objects": [{"type": "path"}], "background": "#000000"}, "data": data_url},
-        "backgroundFit": None}
-    return at.run()
-
-
-def png_url(picture: Image.Image) -> str:
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def on_black(ink: np.ndarray) -> Image.Image:
-    """(H,W) uint8 ink → the canvas's RGBA: white ink on opaque black."""
-    rgba = np.zeros(ink.shape + (4,), np.uint8)
-    rgba[..., :3] = ink[..., None]
-    rgba[..., 3] = 255
-    return Image.fromarray(rgba)
-
-
-def warnings(at: AppTest) -> str:
-    return " ".join(w.value for w in at.warning)
-
-
 def model_in_use(at: AppTest) -> MLP:
     """The network this session answers with, read from its session state like lab.state does."""
-    source = at.session_state["model_source"]
+    source = at.session_state[Key.MODEL_SOURCE]
     if source == state.OWN:
-        return at.session_state["own_model"].model
+        return at.session_state[Key.OWN_MODEL].model
     if source == state.TRAINED:
         return session_runner(at).snapshot()[0]
     return models.shipped().model
@@ -104,14 +48,7 @@ def same_weights(a: MLP, b: MLP) -> bool:
 
 
 def upload(at: AppTest, name: str, payload: bytes) -> AppTest:
-    return at.file_uploader(key="weights_upload").set_value((name, payload, "application/octet-stream")).run()
-
-
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
+    return at.file_uploader(key=Key.UPLOAD).set_value((name, payload, "application/octet-stream")).run()
 
 
 # -- bad input: the canvas -----------------------------------------------------------------------
@@ -172,7 +109,7 @@ def test_an_unreadable_canvas_picture_gets_a_message_and_the_app_goes_on(app, ki
     no_errors(app)
     assert prediction(app) is None
     assert "Could not read the drawing" in warnings(app)
-    assert app.session_state["model_source"] == state.SHIPPED
+    assert app.session_state[Key.MODEL_SOURCE] == state.SHIPPED
     click(app, "Clear")                                  # ...and the next drawing works
     assert any("Draw a digit" in i.value for i in app.info)
     dot = np.zeros((280, 280), np.uint8)
@@ -240,7 +177,7 @@ def test_a_bad_weights_upload_is_refused_by_name_and_the_model_in_use_stays(app,
     assert "Loaded from mine.npz" in sidebar_text(app)
     app.switch_page("app.py").run()                      # still answers with it
     no_errors(app)
-    assert app.session_state["model_source"] == state.OWN
+    assert app.session_state[Key.MODEL_SOURCE] == state.OWN
 
 
 # -- bad input: MNIST files on disk ----------------------------------------------------------------
@@ -283,6 +220,7 @@ def damaged_mnist(tmp_path, monkeypatch):
 
 @needs_mnist
 @pytest.mark.parametrize("kind", MESSAGES)
+@pytest.mark.slow
 def test_damaged_mnist_is_refused_with_its_reason_and_fetched_again(app, damaged_mnist, local_mirror, monkeypatch,
                                                                     kind):
     target = damaged_mnist(kind)
@@ -305,6 +243,7 @@ def test_damaged_mnist_is_refused_with_its_reason_and_fetched_again(app, damaged
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_start_with_damaged_mnist_fetches_it_again_then_trains(app, damaged_mnist, local_mirror, monkeypatch):
     damaged_mnist("wrong checksum")
     monkeypatch.setenv("MLP_LAB_MNIST_MIRRORS", local_mirror)
@@ -320,7 +259,7 @@ def test_start_with_damaged_mnist_fetches_it_again_then_trains(app, damaged_mnis
 def test_train_widgets_have_the_engines_limits(app):
     app.switch_page(TRAIN).run()
     for name in state.TRAIN_FIELDS:
-        widget = app.number_input(key=state.train_key(name))
+        widget = app.number_input(key=Key.train(name))
         assert (widget.min, widget.max) == Config.LIMITS[name], name
 
 
@@ -329,12 +268,12 @@ def test_train_widgets_have_the_engines_limits(app):
                                        ("hidden", -3), ("hidden", 5000)])
 def test_out_of_range_settings_never_get_past_the_widgets(app, name, bad):
     app.switch_page(TRAIN).run()
-    app.number_input(key=state.train_key(name)).set_value(bad).run()
+    app.number_input(key=Key.train(name)).set_value(bad).run()
     no_errors(app)
-    value = app.number_input(key=state.train_key(name)).value
+    value = app.number_input(key=Key.train(name)).value
     low, high = Config.LIMITS[name]
     assert low <= value <= high
-    Config(**{field: app.number_input(key=state.train_key(field)).value for field in state.TRAIN_FIELDS}).validate()
+    Config(**{field: app.number_input(key=Key.train(field)).value for field in state.TRAIN_FIELDS}).validate()
 
 
 def test_start_refuses_settings_the_engine_rejects(app, monkeypatch):
@@ -351,9 +290,10 @@ def test_start_refuses_settings_the_engine_rejects(app, monkeypatch):
 # -- training faults -----------------------------------------------------------------------------------
 
 @needs_mnist
+@pytest.mark.slow
 def test_learning_rate_50_diverges_at_once_and_keeps_the_last_good_weights(app):
     app.switch_page(TRAIN).run()
-    app.number_input(key="train_lr").set_value(50.0).run()
+    app.number_input(key=Key.train("lr")).set_value(50.0).run()
     click(app, "Start")
     run_until(app, lambda at: at.error)
     status = session_runner(app).status()
@@ -488,6 +428,7 @@ user_weights.save(MLP.init(hidden=int(sys.argv[2])), sys.argv[1])
 """
 
 
+@pytest.mark.slow
 def test_a_crash_in_the_middle_of_saving_leaves_no_half_file(folder):
     user_weights.save(MLP.init(hidden=8, seed=1), "earlier")
     earlier = (folder / "earlier.npz").read_bytes()
@@ -505,19 +446,19 @@ def test_a_crash_in_the_middle_of_saving_leaves_no_half_file(folder):
 
 def test_save_and_load_through_the_train_page(app, folder):
     app.switch_page(TRAIN).run()
-    app.text_input(key="save_name").set_value("first try").run()
+    app.text_input(key=Key.SAVE_NAME).set_value("first try").run()
     click(app, "Save to the weights folder")
     assert any("Use only letters" in e.value for e in app.error)
     assert not folder.exists() or not any(folder.iterdir())
 
     outside = sorted(p.name for p in folder.parent.iterdir())
-    app.text_input(key="save_name").set_value("../../escaped").run()
+    app.text_input(key=Key.SAVE_NAME).set_value("../../escaped").run()
     click(app, "Save to the weights folder")
     assert any("cannot contain /" in e.value for e in app.error)
     assert sorted(p.name for p in folder.parent.iterdir()) == outside
     assert not list(folder.parent.parent.glob("escaped*"))
 
-    app.text_input(key="save_name").set_value("first-try").run()
+    app.text_input(key=Key.SAVE_NAME).set_value("first-try").run()
     click(app, "Save to the weights folder")
     assert any("Saved as first-try.npz" in s.value for s in app.success)
     assert same_weights(weights.load(folder / "first-try.npz"), models.shipped().model)
@@ -527,7 +468,7 @@ def test_save_and_load_through_the_train_page(app, folder):
 
     upload(app, "other.npz", weights.to_bytes(MLP.init(hidden=24, seed=1)))   # now use another model...
     assert model_in_use(app).hidden == 24
-    app.selectbox(key="saved_pick").set_value("first-try.npz")
+    app.selectbox(key=Key.SAVED_PICK).set_value("first-try.npz")
     click(app, "Load")                                                    # ...and load the saved one back
     no_errors(app)
     assert "Loaded from first-try.npz" in sidebar_text(app)
@@ -539,7 +480,7 @@ def test_a_failed_save_says_so_and_leaves_nothing(app, folder, monkeypatch):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(weights.os, "fsync", disk_full)
     app.switch_page(TRAIN).run()
-    app.text_input(key="save_name").set_value("full").run()
+    app.text_input(key=Key.SAVE_NAME).set_value("full").run()
     click(app, "Save to the weights folder")
     assert any("No space left on device" in e.value and "Nothing was written" in e.value for e in app.error)
     assert not app.exception
@@ -550,30 +491,31 @@ def test_a_saved_file_damaged_on_disk_is_refused_when_loaded(app, folder):
     user_weights.save(MLP.init(hidden=8), "good")
     (folder / "bad.npz").write_bytes(b"scribbled over")
     app.switch_page(TRAIN).run()
-    app.selectbox(key="saved_pick").set_value("bad.npz")
+    app.selectbox(key=Key.SAVED_PICK).set_value("bad.npz")
     click(app, "Load")
     assert any("Could not load bad.npz: not a weights file" in e.value for e in app.error)
-    assert app.session_state["model_source"] == state.SHIPPED
+    assert app.session_state[Key.MODEL_SOURCE] == state.SHIPPED
 
 
 # -- many users -------------------------------------------------------------------------------------------
 
 @needs_mnist
+@pytest.mark.slow
 def test_sessions_have_their_own_models_and_runs(monkeypatch):
     monkeypatch.setenv("MLP_LAB_MAX_TRAINING", str(runner_module.active_runs() + 2))
     alice, bob = new_session(), new_session()
 
     draw(alice, canvas_from_mnist(0))                                      # Alice teaches her model
-    alice.selectbox(key="teach_label").set_value(3)
+    alice.selectbox(key=Key.TEACH_LABEL).set_value(3)
     click(alice, "Teach it")
     bob.run()
-    assert alice.session_state["model_source"] == state.OWN
-    assert bob.session_state["model_source"] == state.SHIPPED and "own_model" not in bob.session_state
+    assert alice.session_state[Key.MODEL_SOURCE] == state.OWN
+    assert bob.session_state[Key.MODEL_SOURCE] == state.SHIPPED and Key.OWN_MODEL not in bob.session_state
     assert "Shipped weights" in sidebar_text(bob)
 
     for user in (alice, bob):                                               # both train at once
         user.switch_page(TRAIN).run()
-        user.number_input(key="train_epochs").set_value(200).run()
+        user.number_input(key=Key.train("epochs")).set_value(200).run()
         click(user, "Start")
     alices_run, bobs_run = session_runner(alice), session_runner(bob)
     assert alices_run is not bobs_run and alices_run.alive and bobs_run.alive
@@ -587,7 +529,7 @@ def test_sessions_have_their_own_models_and_runs(monkeypatch):
     wait_for(lambda: bobs_run.status().steps > steps + 20)                  # ...does not touch Bob's run
     bob.run()
     assert bobs_run.alive and session_runner(bob) is bobs_run
-    assert bob.session_state["model_source"] == state.TRAINED
+    assert bob.session_state[Key.MODEL_SOURCE] == state.TRAINED
 
     upload(alice, "alices.npz", weights.to_bytes(MLP.init(hidden=20, seed=9)))   # nor does her upload
     bob.run()
@@ -595,6 +537,7 @@ def test_sessions_have_their_own_models_and_runs(monkeypatch):
     assert "Model being trained" in sidebar_text(bob)
 
 
+@pytest.mark.slow
 def test_the_shipped_model_is_loaded_once_and_shared_read_only():
     shipped = models.shipped()
     loads = weights.load_shipped.cache_info().misses
@@ -620,13 +563,14 @@ def test_the_cap_defaults_to_the_cpus_and_is_configurable(monkeypatch):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_a_reload_orphans_the_old_run_which_stops_within_10_seconds(monkeypatch):
     """A reload is a new session; the old one gets no more reruns, so no heartbeat, with the app's real timeout."""
     assert runner_module.HEARTBEAT_TIMEOUT < 10
     monkeypatch.setenv("MLP_LAB_MAX_TRAINING", str(runner_module.active_runs() + 1))
     before = new_session()
     before.switch_page(TRAIN).run()
-    before.number_input(key="train_epochs").set_value(200).run()
+    before.number_input(key=Key.train("epochs")).set_value(200).run()
     click(before, "Start")
     orphan = session_runner(before)
     run_until(before, lambda at: progress_steps(at) > 0)

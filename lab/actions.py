@@ -1,4 +1,4 @@
-"""What the training buttons do (on-click callbacks): the Train page's, and Teach it on the Draw page."""
+"""What the buttons do (on-click/on-change callbacks, each wrapped by state.callback): Train, Teach it, Clear."""
 from __future__ import annotations
 
 import time
@@ -11,15 +11,13 @@ from mlp import weights
 from mlp.model import MLP
 
 from . import draw, models, state, user_weights
-from .runner import (DIVERGED, FAILED, FETCHING, FINISHED, ORPHANED, PAUSED, RUNNING, STARTING, STOPPED,
-                     Status, TrainingBusy, TrainingRunner)
+from .runner import TrainingBusy, TrainingRunner
+from .state import Key, Notice
 
-UPLOAD_KEY = "weights_upload"
-SAVE_NAME, SAVED_PICK = "save_name", "saved_pick"   # widget keys of Save to the weights folder, and Load
-WEIGHTS_NOTICE = "weights"                          # where their messages are shown
 MAX_UPLOAD_MB = weights.MAX_BYTES // 2**20
 
 
+@state.callback
 def start() -> None:
     """Start a new run with the page's settings (replacing a finished one).
 
@@ -32,12 +30,12 @@ def start() -> None:
     try:
         config.validate()
     except ValueError as e:
-        return state.set_notice("error", f"Cannot start: {e}.")
+        return state.set_notice(Notice("error", f"Cannot start: {e}."))
     run = TrainingRunner(config, connected=session_connected())
     try:
         run.start()
     except TrainingBusy as e:
-        return state.set_notice("warning", str(e))
+        return state.set_notice(Notice("warning", str(e)))
     state.set_runner(run)
     state.set_notice(None)
 
@@ -58,13 +56,14 @@ def session_connected() -> Callable[[], bool] | None:
     return lambda: server.is_active_session(session_id)
 
 
+@state.callback
 def teach_drawing() -> None:
     """Teach it: one SGD step on the current drawing; the result becomes the session's own model, in use."""
     drawing = state.drawing()
     if drawing is None:
         return
     ref = state.model_in_use()
-    label, lr = int(state.widget_value(state.TEACH_LABEL)), float(state.widget_value(state.TEACH_LR))
+    label, lr = int(state.widget_value(Key.TEACH_LABEL)), float(state.widget_value(Key.TEACH_LR))
     taught, before, after = draw.teach(ref, drawing.x, label, lr)
     lessons = int(ref.model.meta.get("lessons", 0)) + 1
     base = ref.model.meta.get("taught_from", ref.label.split(" (")[0])
@@ -75,50 +74,60 @@ def teach_drawing() -> None:
     state.set_teach_result(state.TeachResult(drawing.digest, label, before, after))
 
 
+def _steer(action: str) -> None:
+    """Pause, resume or stop the session's run, if it has one."""
+    run = state.runner()
+    if run is not None:
+        getattr(run, action)()
+
+
+@state.callback
 def pause() -> None:
-    if state.runner() is not None:
-        state.runner().pause()
+    _steer("pause")
 
 
+@state.callback
 def resume() -> None:
-    if state.runner() is not None:
-        state.runner().resume()
+    _steer("resume")
 
 
+@state.callback
 def stop() -> None:
-    if state.runner() is not None:
-        state.runner().stop()
+    _steer("stop")
 
 
+@state.callback
 def reset() -> None:
     """Stop and forget the run (its weights too)."""
-    stop()
+    _steer("stop")
     state.set_runner(None)
     state.set_notice(None)
     if state.model_source() == state.TRAINED:
         state.set_model_source(state.SHIPPED)
 
 
+@state.callback
 def use_trained() -> None:
     state.set_model_source(state.TRAINED)
 
 
+@state.callback
 def load_upload() -> None:
     """On-change of the weights uploader: a good file becomes the session's own model, in use.
 
     A bad one is refused with mlp.weights' message and the model in use stays as it was.
     """
-    uploaded = state.widget_value(UPLOAD_KEY)
+    uploaded = state.widget_value(Key.UPLOAD)
     if uploaded is None or state.upload_outcome(uploaded.file_id) is not None:
         return
     try:
         model = weights.load(uploaded.getvalue(), max_bytes=weights.MAX_BYTES)
     except weights.WeightsError as e:
-        return state.set_upload_outcome(uploaded.file_id, False, f"Could not load {uploaded.name}: {e}")
+        return state.set_upload_outcome(uploaded.file_id, Notice("error", f"Could not load {uploaded.name}: {e}"))
     state.set_own_model(models.new_ref(model, f"Loaded from {uploaded.name}", prefix="upload"))
     state.set_model_source(state.OWN)
-    state.set_upload_outcome(uploaded.file_id, True,
-                             f"Loaded {uploaded.name} ({model.hidden} hidden units); it is now the model in use.")
+    state.set_upload_outcome(uploaded.file_id, Notice(
+        "success", f"Loaded {uploaded.name} ({model.hidden} hidden units); it is now the model in use."))
 
 
 def weights_to_save(run: TrainingRunner | None, fallback: models.ModelRef) -> tuple[MLP, dict]:
@@ -147,49 +156,38 @@ def weights_file(run: TrainingRunner | None, fallback: models.ModelRef | None) -
     return contents
 
 
+@state.callback
 def save_to_folder() -> None:
     """On-click of "Save to the weights folder": the weights Save would download, under the name typed."""
     run = state.runner()
     run = run if run is not None and run.snapshot() is not None else None
     try:
         model, meta = weights_to_save(run, state.model_in_use())
-        path = user_weights.save(model, state.widget_value(SAVE_NAME) or "", **meta)
+        path = user_weights.save(model, state.widget_value(Key.SAVE_NAME) or "", **meta)
     except (user_weights.SaveError, weights.WeightsError) as e:
-        return state.set_notice("error", str(e), slot=WEIGHTS_NOTICE)
-    state.set_notice("success", f"Saved as {path.name} in the weights folder ({user_weights.folder()}).",
-                     slot=WEIGHTS_NOTICE)
+        return state.set_notice(Notice("error", str(e)), slot=state.WEIGHTS)
+    state.set_notice(Notice("success", f"Saved as {path.name} in the weights folder ({user_weights.folder()})."),
+                     slot=state.WEIGHTS)
 
 
+@state.callback
 def load_saved() -> None:
     """On-click of "Load" beside the saved files: the chosen one becomes the session's own model, in use."""
-    name = state.widget_value(SAVED_PICK)
+    name = state.widget_value(Key.SAVED_PICK)
     if not name:
         return
     try:
         model = user_weights.load(name)
     except (user_weights.SaveError, weights.WeightsError) as e:
-        return state.set_notice("error", f"Could not load {name}: {e}", slot=WEIGHTS_NOTICE)
+        return state.set_notice(Notice("error", f"Could not load {name}: {e}"), slot=state.WEIGHTS)
     state.set_own_model(models.new_ref(model, f"Loaded from {name}", prefix="saved"))
     state.set_model_source(state.OWN)
-    state.set_notice("success", f"Loaded {name} ({model.hidden} hidden units); it is now the model in use.",
-                     slot=WEIGHTS_NOTICE)
+    state.set_notice(Notice("success", f"Loaded {name} ({model.hidden} hidden units); it is now the model in use."),
+                     slot=state.WEIGHTS)
 
 
-def describe(status: Status | None) -> str:
-    """One line for the sidebar."""
-    if status is None:
-        return "Not started (see Train)."
-    where = f"epoch {min(status.epoch + 1, status.epochs)}/{status.epochs} · {status.fraction:.0%}"
-    last = status.test_accuracy[-1] if status.test_accuracy else None
-    accuracy = f", test accuracy {last:.1%}" if last is not None else ""
-    return {
-        STARTING: "Loading MNIST…",
-        FETCHING: f"Fetching MNIST: {status.fetch_step} {status.fetch_fraction or 0:.0%}",
-        RUNNING: f"Running: {where}",
-        PAUSED: f"Paused at {where}",
-        FINISHED: f"Finished {status.epochs} epochs{accuracy}.",
-        STOPPED: f"Stopped after {status.steps:,} steps{accuracy}.",
-        DIVERGED: "Diverged; last good weights kept.",
-        FAILED: "Failed (see Train).",
-        ORPHANED: "Stopped: its page went away.",
-    }[status.phase]
+
+@state.callback
+def clear_canvas() -> None:
+    """On-click of Clear: a fresh canvas and no drawing."""
+    state.clear_canvas()

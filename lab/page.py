@@ -1,0 +1,44 @@
+"""The frame every page shares: page config, the sidebar, the title, what went wrong, the no-model guard.
+
+    model = page.frame("Hidden units", ":material/grid_view:")
+    st.plotly_chart(figure, config=page.PLOT)
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from . import blas, models, sidebar, state
+
+PLOT = {"displayModeBar": False}   # every plotly chart's config: no toolbar over small figures
+NO_MODEL = "No model to use: the shipped weights cannot be loaded (see the sidebar)."
+
+# Once per server process, before any page multiplies a matrix (see lab/blas.py).
+blas.use_one_thread()
+
+
+def frame(title: str, icon: str, heading: str | None = None, needs_model: bool = True) -> models.ModelRef | None:
+    """Set up a page and return the model in use.
+
+    `title` names the browser tab ("<title> · MLP Lab"), `icon` is a Material icon
+    (":material/draw:"), `heading` is the page's title (default `title`).  When no model
+    can be loaded the page says so and stops, unless `needs_model` is False: then None.
+    A callback that failed since the last run is reported here, on whichever page follows.
+    """
+    st.set_page_config(page_title=f"{title} · MLP Lab", page_icon=icon, layout="wide")
+    model = sidebar.render()
+    st.title(heading or title)
+    failure = state.take_failure()
+    if failure is not None:
+        st.error(f"That did not work ({failure.action}): {failure.error}. The page goes on; "
+                 "the details are in the server's log.", icon=":material/error:")
+    if model is None and needs_model:
+        st.error(NO_MODEL)
+        st.stop()
+    return model
+
+
+def show(notice: state.Notice | None, where=st) -> None:
+    """A callback's message, in its colour, in `where` (st, a column, a container)."""
+    if notice is not None:
+        {"error": where.error, "warning": where.warning, "success": where.success, "info": where.info}[
+            notice.kind](notice.text)
