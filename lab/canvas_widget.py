@@ -44,4 +44,4 @@ def _register() -> None:
 
 
 _register()
-canvas = st_canvas   # same arguments, same result; no toolbar over the drawing
+__all__ = ["st_canvas"]   # the package's st_canvas, same arguments and result, now without the toolbar

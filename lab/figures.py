@@ -120,8 +120,10 @@ def weight_grid(W1: np.ndarray, columns: int = 16, highlight: int | None = None)
                            line=dict(color="black", width=2)))
     rows = -(-hidden // columns)
     x, y = _unit_axes(hidden, columns, pitch=29, offset=13.5)
-    return _figure([heat, targets], int(60 + 1000 * rows / columns), shapes=shapes,   # square tiles, ~1000 px page
-                   yaxis=dict(autorange="reversed", scaleanchor="x", **y), xaxis=x, **picking.CLICKABLE)
+    # Square tiles: the grid shrinks to fit (constrain="domain") instead of padding the axes' ranges.
+    return _figure([heat, targets], int(80 + 700 * rows / columns), shapes=shapes,
+                   yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain", **y),
+                   xaxis=dict(constrain="domain", **x), **picking.CLICKABLE)
 
 
 def bars(values: np.ndarray, labels=None, title: str | None = None, signed: bool = True,

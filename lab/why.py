@@ -53,13 +53,12 @@ def figure(c: Contrast, x: np.ndarray) -> go.Figure:
                 colorbar=dict(thickness=12, title=dict(text=f"∂(z{c.a}−z{c.b})/∂x", side="right"),
                               tickformat=".2~g"),
                 hovertemplate="row %{y}, column %{x}<br>gradient %{z:.3g}<br>ink %{customdata:.2f}<extra></extra>")
-    outline = dict(type="contour", z=ink, showscale=False, hoverinfo="skip",
+    outline = dict(type="contour", z=ink, showscale=False, hoverinfo="skip", name="your ink",
                    contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
-                   line=dict(color="black", width=1.5), name="your ink")
-    return _figure([heat, outline], 360, title=f"Why {c.a} and not {c.b}",
-                   xaxis=dict(showticklabels=False, showgrid=False, zeroline=False, constrain="domain"),
-                   yaxis=dict(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
-                              scaleanchor="x"))
+                   colorscale=[[0, "black"], [1, "black"]], line=dict(width=1.5))   # lines take the scale's colour
+    hidden = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="", constrain="domain")
+    return _figure([heat, outline], 360, title=f"Why {c.a} and not {c.b}", xaxis=hidden,
+                   yaxis=dict(autorange="reversed", scaleanchor="x", **hidden))
 
 
 def pixel_shares(c: Contrast, x: np.ndarray) -> tuple[float, float]:
@@ -75,7 +74,7 @@ def render(model: MLP, x: np.ndarray, p: np.ndarray, subject: str) -> None:
     """The Draw page's "why this digit" section for input x (784,) with probabilities p (10,)."""
     a = int(np.argmax(p))
     st.subheader(f"Why {a} and not another digit?")
-    state.follow(RIVAL, runner_up(p), subject)
+    state.follow(RIVAL, runner_up(p), f"{subject}:{a}")   # a new answer (another model) starts over
     pick, words = st.columns([1, 3], vertical_alignment="center")
     b = pick.selectbox(f"Compare {a} with", [d for d in range(10) if d != a], key=RIVAL,
                        help="It starts at the runner-up, the digit the network nearly answered.")

@@ -1,10 +1,15 @@
 """Why this digit (input gradient overlay), the hidden-space map, and the figures behind them, without a browser."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from lab import blas, figures, hidden_map, mnist, models, picking, why
+import support
+from lab import blas, evaluate, figures, hidden_map, mnist, models, picking, why
+from lab.state import Key
 from mlp.model import MLP
 
 needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
@@ -188,3 +193,99 @@ def test_backprop_opens_on_the_runner_up_with_a_loss_worth_seeing(seven):
     y_own, y_runner = np.array([int(p.argmax())]), np.array([label])
     loss = lambda y: model.loss(x[None], y)   # noqa: E731
     assert loss(y_runner) > 1.0 > 100 * loss(y_own), "the runner-up's loss is visible, the answer's is not"
+
+
+# -- the pages, through AppTest ---------------------------------------------------------------------
+
+def select_point(at, key: str, customdata) -> None:
+    """As if the user had clicked the point carrying `customdata` on the plotly chart created with `key`."""
+    [chart] = [el for el in at.get("plotly_chart") if el.proto.id.endswith(f"-{key}")]
+    states = at._tree.get_widget_states()
+    clicked = WidgetState(id=chart.proto.id)
+    clicked.string_value = json.dumps({"selection": {"points": [{"customdata": customdata}], "point_indices": [0],
+                                                     "box": [], "lasso": []}})
+    states.widgets.append(clicked)
+    at._run(states)
+
+
+def draw_seven(at) -> np.ndarray:
+    """Draw MNIST test digit #0 (a 7) on the canvas; the 784 inputs the network got from it."""
+    support.draw(at, support.canvas_from_mnist(0))
+    assert support.prediction(at) == "7"
+    return at.session_state[Key.DRAWING].x
+
+
+@needs_mnist
+def test_draw_page_shows_why_seven_and_not_the_runner_up_then_any_digit(app):
+    x = draw_seven(app)
+    support.no_errors(app)
+    model = models.shipped().model
+    p = model.predict_proba(x[None])[0]
+    rival = why.runner_up(p)
+    assert app.selectbox(key=why.RIVAL).value == rival
+    chart = support.plotly(app, "why_gradient")
+    heat = chart["data"][0]
+    assert np.allclose(support.array(heat["z"]).reshape(-1), model.input_gradient(x, 7, rival), atol=1e-6)
+    assert heat["zmin"] == -heat["zmax"]
+    assert any(r"\delta x = \delta a_1 W_1^T" in m.value for m in app.latex), "one more step of the chain rule"
+    assert any(why.NO_OTHER_ANSWER in c.value for c in app.caption)
+    app.selectbox(key=why.RIVAL).set_value(1).run()
+    chart = support.plotly(app, "why_gradient")
+    assert "not 1" in chart["layout"]["title"]["text"]
+    assert np.allclose(support.array(chart["data"][0]["z"]).reshape(-1), model.input_gradient(x, 7, 1),
+                       atol=1e-6)
+
+
+@needs_mnist
+def test_hidden_units_page_maps_the_hidden_space_with_the_drawing_on_it(app):
+    app.switch_page("pages/2_Hidden_units.py").run()
+    support.no_errors(app)
+    assert len(support.plotly(app, "hidden_map")["data"]) == 10, "no drawing yet: digits only"
+    app.switch_page("app.py").run()
+    x = draw_seven(app)
+    app.switch_page("pages/2_Hidden_units.py").run()
+    traces = support.plotly(app, "hidden_map")["data"]
+    assert len(traces) == 11 and traces[10]["name"] == "your drawing"
+    m = hidden_map.hidden_map(models.shipped())
+    where = hidden_map.project(m, models.shipped().model.forward(x[None]).h[0])
+    assert (traces[10]["x"][0], traces[10]["y"][0]) == pytest.approx(tuple(where), abs=1e-6)
+    assert sum(len(support.array(t["x"])) for t in traces[:10]) == hidden_map.SAMPLE
+
+
+@needs_mnist
+def test_backprop_opens_on_the_runner_up_with_one_colour_for_the_label(app):
+    x = draw_seven(app)
+    app.switch_page("pages/3_Backprop.py").run()
+    support.no_errors(app)
+    p = models.shipped().model.predict_proba(x[None])[0]
+    label = why.runner_up(p)
+    assert app.selectbox(key=Key.BACKPROP_LABEL).value == label
+    assert float(app.metric[0].value) > 1.0, "a loss worth sending back"
+    assert any("runner-up" in c.value for c in app.caption)
+    for key in ("z", "p", "dz", "gb2"):
+        colors = support.plotly(app, key)["data"][0]["marker"]["color"]
+        assert colors[label] == figures.ACCENT, key
+        assert sum(c == figures.ACCENT for c in colors) == 1, key
+
+
+@needs_mnist
+def test_clicking_a_confusion_cell_looks_inside_it(app):
+    app.switch_page("pages/4_Evaluate.py").run()
+    select_point(app, "confusion", [4, 9, 0])
+    support.no_errors(app)
+    assert (app.selectbox(key=Key.CELL_TRUE).value, app.selectbox(key=Key.CELL_PREDICTED).value) == (4, 9)
+    frame = support.plotly(app, "confusion")["layout"]["shapes"][0]
+    assert (frame["x0"], frame["y0"]) == (8.5, 3.5)
+    shown = len(evaluate.cell(evaluate.evaluate(models.shipped()), 4, 9))
+    assert shown > 0 and any(c.value.startswith(f"{shown:,} test digit(s)") for c in app.caption)
+
+
+@needs_mnist
+def test_clicking_a_tile_of_the_weight_grid_selects_that_unit(app):
+    app.switch_page("pages/2_Hidden_units.py").run()
+    select_point(app, "weight_grid", 37)
+    support.no_errors(app)
+    assert app.slider(key=Key.UNIT).value == 37
+    assert any(h.value.startswith("Unit 37") for h in app.subheader)
+    shape = support.plotly(app, "weight_grid")["layout"]["shapes"][0]
+    assert shape["x0"] == 37 % 16 * 29 - 1
