@@ -289,3 +289,23 @@ def test_clicking_a_tile_of_the_weight_grid_selects_that_unit(app):
     assert any(h.value.startswith("Unit 37") for h in app.subheader)
     shape = support.plotly(app, "weight_grid")["layout"]["shapes"][0]
     assert shape["x0"] == 37 % 16 * 29 - 1
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_hidden_map_moves_as_the_model_in_use_trains(app):
+    app.switch_page("pages/1_Train.py").run()
+    app.number_input(key=Key.train("epochs")).set_value(50).run()
+    support.click(app, "Start")
+    support.run_until(app, lambda at: support.progress_steps(at) > 0)
+    app.switch_page("app.py").run()
+    app.radio(key=Key.MODEL_SOURCE).set_value("trained").run()
+    app.switch_page("pages/2_Hidden_units.py").run()
+    support.no_errors(app)
+
+    def zeros_on_the_map(at) -> np.ndarray:
+        return support.array(support.plotly(at, "hidden_map")["data"][0]["x"])
+
+    before = zeros_on_the_map(app)
+    assert any("redrawn as the model trains" in c.value for c in app.caption)
+    support.run_until(app, lambda at: not np.allclose(zeros_on_the_map(at), before))
