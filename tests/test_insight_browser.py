@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from support import CANVAS, CHROMIUM, CHROMIUM_ARGS, PREDICTION, PROMPT, SEVEN, needs_mnist, streamlit_server
+from support import CANVAS, CHROMIUM, PREDICTION, PROMPT, SEVEN, needs_mnist
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -16,21 +16,6 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 PHONE = {"width": 390, "height": 844}
 LINE = ".st-key-prediction_line"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    with streamlit_server(log_path, max_training=1) as (url, _):
-        yield url, log_path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -103,7 +88,7 @@ def test_the_phone_line_is_hidden_on_a_wide_screen(desktop, server):
     for x, y in SEVEN[0][1:]:
         desktop.mouse.move(box["x"] + x, box["y"] + y, steps=8)
     desktop.mouse.up()
-    assert re.search(r"Prediction: (\d)", desktop.locator(PREDICTION).inner_text()).group(1) == "7"
+    sync_api.expect(desktop.locator(PREDICTION)).to_contain_text("Prediction: 7")
     sync_api.expect(desktop.locator(LINE)).to_be_hidden()    # one answer on a wide screen
 
 
