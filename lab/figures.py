@@ -150,7 +150,8 @@ def matrix(m: np.ndarray, title: str | None = None, x_title: str = "", y_title: 
     """A signed matrix (e.g. ∇W2 (h,10)) as a heatmap centred on zero."""
     heat = dict(type="heatmap", z=np.asarray(m, dtype=float), colorscale=WEIGHTS, zmid=0, colorbar=colorbar(),
                 hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>")
-    return _figure([heat], height, title, yaxis=dict(autorange="reversed", title=dict(text=y_title)),
+    every_row = 1 if len(m) <= 10 else None   # e.g. one labelled row per digit
+    return _figure([heat], height, title, yaxis=dict(autorange="reversed", title=dict(text=y_title), dtick=every_row),
                    xaxis=dict(title=dict(text=x_title)))
 
 

@@ -309,3 +309,8 @@ def test_hidden_map_moves_as_the_model_in_use_trains(app):
     before = zeros_on_the_map(app)
     assert any("redrawn as the model trains" in c.value for c in app.caption)
     support.run_until(app, lambda at: not np.allclose(zeros_on_the_map(at), before))
+
+
+def test_a_matrix_of_ten_rows_labels_every_row():
+    assert figures.matrix(np.ones((10, 128)), y_title="digit").layout.yaxis.dtick == 1
+    assert figures.matrix(np.ones((128, 10))).layout.yaxis.dtick is None
