@@ -15,11 +15,10 @@ import streamlit as st
 
 from mlp.model import as_inputs
 
-from . import mnist, models, state
+from . import mnist, models, page, state
 from .figures import _figure
 
 SAMPLE = 2000            # test digits on the map: enough to see clusters, cheap to redraw
-PLOT = {"displayModeBar": False}
 LIVE_EVERY = 2.0         # seconds between redraws while the model in use is being trained
 # Tableau 10: ten colours told apart easily, used for digit d everywhere on the map.
 DIGIT_COLORS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
@@ -117,7 +116,7 @@ def _map() -> None:
     if drawing is not None:
         cache = ref.model.forward(drawing.x[None, :])
         drawn, digit = project(m, cache.h[0]), int(cache.p[0].argmax())
-    st.plotly_chart(figure(m, drawn, digit), config=PLOT, key="hidden_map")
+    st.plotly_chart(figure(m, drawn, digit), config=page.PLOT, key="hidden_map")
     st.caption(f"Each dot is one of {len(m.labels):,} MNIST test digits, placed by its {len(m.mean)} hidden "
                "activations h projected on their two main directions (PCA by SVD). Digits the network finds alike "
                "land close together: separate clusters mean the hidden layer has already pulled the classes apart "

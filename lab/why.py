@@ -14,10 +14,9 @@ import streamlit as st
 
 from mlp.model import MLP
 
-from . import state
+from . import page, state
 from .figures import WEIGHTS, _figure
 
-PLOT = {"displayModeBar": False}
 RIVAL = "why_rival"    # widget key: the digit b the prediction is compared with
 
 CHAIN = (r"\delta z = e_a - e_b \quad \delta h = \delta z\, W_2^T \quad "
@@ -83,7 +82,7 @@ def render(model: MLP, x: np.ndarray, p: np.ndarray, subject: str) -> None:
                    f"step further to the input, gives its gradient with respect to each of the 784 pixels:")
     words.latex(CHAIN)
     chart, legend = st.columns([3, 2], gap="large", vertical_alignment="center")
-    chart.plotly_chart(figure(c, x), config=PLOT, key="why_gradient")
+    chart.plotly_chart(figure(c, x), config=page.PLOT, key="why_gradient")
     toward_a, toward_b = pixel_shares(c, x)
     legend.markdown(f"**Red**: pixels where more ink would raise z{a} − z{b}, making it more a {a} and less "
                     f"a {b}.  \n**Blue**: pixels where more ink would lower it, toward {b}.  \n"
