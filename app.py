@@ -1,8 +1,8 @@
 """Draw (home page): draw a digit and watch the network read it, from pixels to probabilities."""
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
-from lab import actions, canvas, draw, figures, images, mnist, models, my_digits_view, page, state
+from lab import actions, canvas, draw, figures, images, mnist, models, my_digits_view, narrow, page, state, why
+from lab.canvas_widget import st_canvas
 from lab.state import Key
 
 model = page.frame("Draw", ":material/draw:", heading="Draw a digit")
@@ -46,8 +46,10 @@ with right:
         odd = draw.oddity(drawing.stages)
         if odd is not None:
             st.warning(odd, icon=":material/help:")
+        why.confidence_note()
     st.plotly_chart(figures.probabilities(result.p), config=page.PLOT, key="probabilities")
     my_digits_view.is_it_right(result, drawing)
+narrow.prediction_line(left, result.digit, result.confidence)
 
 st.subheader("What the network sees")
 st.caption("The MNIST recipe: crop the ink, make the stroke as wide as MNIST's, shrink the longer side to "
@@ -57,6 +59,8 @@ pictures = draw.stage_pictures(drawing.stages)
 for column, (picture, caption) in zip(st.columns(len(pictures)), pictures):
     column.image(images.digit(picture, max(1, -(-STAGE_WIDTH // max(picture.shape)))), caption=caption,
                  width=STAGE_WIDTH)
+
+why.render(model.model, drawing.x, result.p, drawing.digest)
 
 st.subheader("Inside the hidden layer")
 dead = models.dead_units(model)

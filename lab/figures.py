@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 with contextlib.suppress(ImportError):
     import pandas  # noqa: F401
 
-from . import images
+from . import images, picking
 
 DIGITS = [str(d) for d in range(10)]
 ACCENT = "#e4572e"      # the class or unit the figure is about
@@ -24,21 +24,47 @@ WEIGHTS = "RdBu_r"      # blue negative, white zero, red positive (as in lab.ima
 
 def _figure(data: list[dict], height: int, title: str | None = None, show_legend: bool = False,
             **layout) -> go.Figure:
-    """One Figure built in a single call: plotly validates per call, and update_* calls cost ~2 ms each."""
+    """One Figure built in a single call: plotly validates per call, and update_* calls cost ~2 ms each.
+
+    Tick labels of small numbers read 5×10⁻⁵, not plotly's default SI "50µ"; titles are set small
+    enough to fit a third of a 1280 px page.
+    """
+    for axis in ("xaxis", "yaxis"):
+        layout[axis] = dict(exponentformat="power", **layout.get(axis, {}))
     return go.Figure(data=data, layout=dict(
         height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), showlegend=show_legend,
-        title=dict(text=title) if title else None, **layout))
+        title=dict(text=title, font=dict(size=14)) if title else None, **layout))
+
+
+def colorbar(title: str | None = None, **settings) -> dict:
+    """A slim colour bar saying what the colour means, numbers written like the axes' (no SI prefixes)."""
+    return dict(thickness=10, exponentformat="power", title=dict(text=title, side="right") if title else None,
+                **settings)
+
+
+def _unit_axes(hidden: int, columns: int, pitch: float = 1.0, offset: float = 0.0) -> tuple[dict, dict]:
+    """(x, y) axes for units laid out row by row: each row labelled by its unit range, columns by offset."""
+    rows = -(-hidden // columns)
+    y = dict(tickmode="array", tickvals=[offset + r * pitch for r in range(rows)],
+             ticktext=[f"{r * columns}–{min(hidden, (r + 1) * columns) - 1}" for r in range(rows)],
+             title=dict(text="units"), showgrid=False, zeroline=False, ticks="")
+    x = dict(tickmode="array", tickvals=[offset + c * pitch for c in range(0, columns, 4)],
+             ticktext=[f"+{c}" for c in range(0, columns, 4)], showgrid=False, zeroline=False, ticks="",
+             title=dict(text="+ column"))
+    return x, y
 
 
 TOP_LEGEND = dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom")
 
 
-def probabilities(p: np.ndarray, title: str | None = None) -> go.Figure:
-    """Bars of p (10,), the winning class highlighted."""
-    colors = [ACCENT if c == int(np.argmax(p)) else MUTED for c in range(len(p))]
+def probabilities(p: np.ndarray, title: str | None = None, highlight: int | None = None) -> go.Figure:
+    """Bars of p (10,), the winning class (or `highlight`) in the accent colour."""
+    highlight = int(np.argmax(p)) if highlight is None else highlight
+    colors = [ACCENT if c == highlight else MUTED for c in range(len(p))]
     bar = dict(type="bar", x=DIGITS, y=p, marker=dict(color=colors), text=[f"{v:.0%}" for v in p],
                textposition="outside", cliponaxis=False, hovertemplate="digit %{x}: %{y:.2%}<extra></extra>")
-    return _figure([bar], 260, title, yaxis=dict(range=[0, 1.12], showticklabels=False, showgrid=False),
+    return _figure([bar], 260, title, yaxis=dict(range=[0, 1.12], showticklabels=False, showgrid=False,
+                                                 title=dict(text="probability")),
                    xaxis=dict(type="category", title=dict(text="digit")))
 
 
@@ -64,35 +90,45 @@ def hidden_heatmap(h: np.ndarray, dead: np.ndarray | None = None, columns: int =
     shape = (rows, columns)
     heat = dict(type="heatmap", z=grid.reshape(shape), customdata=np.arange(rows * columns).reshape(shape),
                 text=text.reshape(shape).tolist(), texttemplate="%{text}", colorscale=colorscale, zmid=zmid,
-                xgap=1, ygap=1, colorbar=dict(thickness=10),
-                hovertemplate="unit %{customdata}: %{z:.3f}<extra></extra>")
-    return _figure([heat], max(140, 28 * rows + (60 if title else 20)), title,
-                   yaxis=dict(autorange="reversed", showticklabels=False, scaleanchor="x"),
-                   xaxis=dict(showticklabels=False))
+                xgap=1, ygap=1, colorbar=colorbar(),
+                hovertemplate="unit %{customdata}: %{z:.3g}<extra></extra>")
+    x, y = _unit_axes(n, columns)
+    return _figure([heat], max(160, 28 * rows + (90 if title else 50)), title,
+                   yaxis=dict(autorange="reversed", scaleanchor="x", **y), xaxis=x)
 
 
 def weight_grid(W1: np.ndarray, columns: int = 16, highlight: int | None = None) -> go.Figure:
-    """Every column of W1 (784,h) as a 28×28 tile, each tile on its own ± scale; hover names the unit."""
+    """Every column of W1 (784,h) as a 28×28 tile, each tile on its own ± scale; hover names the unit.
+
+    A click on a tile selects that unit: the figure carries invisible click targets (lab.picking)
+    whose customdata is the unit.
+    """
     hidden = W1.shape[1]
     tiles = W1.T.reshape(hidden, 28, 28)
     tiles = tiles / np.maximum(np.abs(tiles).max(axis=(1, 2), keepdims=True), 1e-12)
     mosaic = images.tile(tiles, columns)
-    unit_of = images.tile(np.broadcast_to(np.arange(hidden, dtype=np.float32)[:, None, None], tiles.shape), columns)
-    heat = dict(type="heatmap", z=mosaic, customdata=unit_of, colorscale=WEIGHTS, zmin=-1, zmax=1, showscale=False,
-                hovertemplate="unit %{customdata:.0f}<extra></extra>", hoverongaps=False)
+    heat = dict(type="heatmap", z=mosaic, colorscale=WEIGHTS, zmin=-1, zmax=1, hoverinfo="skip",
+                colorbar=colorbar("weight ÷ the tile's largest |weight|", tickvals=[-1, 0, 1],
+                                  ticktext=["−max", "0", "+max"]))
+    unit = np.arange(hidden)
+    targets = picking.targets(unit % columns * 29 + 13.5, unit // columns * 29 + 13.5, unit,
+                              "unit %{customdata}<extra>click to select</extra>")
     shapes = []
     if highlight is not None:
         r, c = divmod(highlight, columns)
         shapes.append(dict(type="rect", x0=c * 29 - 1, x1=c * 29 + 28, y0=r * 29 - 1, y1=r * 29 + 28,
                            line=dict(color="black", width=2)))
     rows = -(-hidden // columns)
-    return _figure([heat], int(20 + 1000 * rows / columns), shapes=shapes,   # square tiles on a ~1000 px page
-                   yaxis=dict(autorange="reversed", showticklabels=False, scaleanchor="x", showgrid=False),
-                   xaxis=dict(showticklabels=False, showgrid=False))
+    x, y = _unit_axes(hidden, columns, pitch=29, offset=13.5)
+    # Square tiles: the grid shrinks to fit (constrain="domain") instead of padding the axes' ranges.
+    return _figure([heat, targets], int(80 + 700 * rows / columns), shapes=shapes,
+                   yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain", **y),
+                   xaxis=dict(constrain="domain", **x), **picking.CLICKABLE)
 
 
 def bars(values: np.ndarray, labels=None, title: str | None = None, signed: bool = True,
-         highlight: int | None = None, height: int = 240) -> go.Figure:
+         highlight: int | None = None, height: int = 240, y_title: str | None = None,
+         x_title: str = "digit") -> go.Figure:
     """Generic bars (e.g. a unit's outgoing weights, a gradient over classes), red > 0 > blue."""
     values = np.asarray(values, dtype=float)
     labels = DIGITS[:len(values)] if labels is None else [str(v) for v in labels]
@@ -100,7 +136,8 @@ def bars(values: np.ndarray, labels=None, title: str | None = None, signed: bool
     if highlight is not None:
         colors[highlight] = ACCENT
     bar = dict(type="bar", x=labels, y=values, marker=dict(color=colors), hovertemplate="%{x}: %{y:.4g}<extra></extra>")
-    return _figure([bar], height, title, xaxis=dict(type="category"))
+    return _figure([bar], height, title, xaxis=dict(type="category", title=dict(text=x_title)),
+                   yaxis=dict(title=dict(text=y_title)))
 
 
 def histogram(values: np.ndarray, title: str | None = None, x_title: str = "activation") -> go.Figure:
@@ -111,9 +148,10 @@ def histogram(values: np.ndarray, title: str | None = None, x_title: str = "acti
 def matrix(m: np.ndarray, title: str | None = None, x_title: str = "", y_title: str = "",
            height: int = 300) -> go.Figure:
     """A signed matrix (e.g. ∇W2 (h,10)) as a heatmap centred on zero."""
-    heat = dict(type="heatmap", z=np.asarray(m, dtype=float), colorscale=WEIGHTS, zmid=0, colorbar=dict(thickness=10),
+    heat = dict(type="heatmap", z=np.asarray(m, dtype=float), colorscale=WEIGHTS, zmid=0, colorbar=colorbar(),
                 hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>")
-    return _figure([heat], height, title, yaxis=dict(autorange="reversed", title=dict(text=y_title)),
+    every_row = 1 if len(m) <= 10 else None   # e.g. one labelled row per digit
+    return _figure([heat], height, title, yaxis=dict(autorange="reversed", title=dict(text=y_title), dtick=every_row),
                    xaxis=dict(title=dict(text=x_title)))
 
 
@@ -166,18 +204,35 @@ def accuracy_curve(accuracy) -> go.Figure:
                    yaxis=dict(title=dict(text="test accuracy"), tickformat=".1%"))
 
 
-def confusion(cm: np.ndarray) -> go.Figure:
-    """Counts (true × predicted) with the numbers written in; the diagonal dominates, so log colour."""
+def confusion(cm: np.ndarray, highlight: tuple[int, int] | None = None) -> go.Figure:
+    """Counts (true × predicted) with the numbers written in; the diagonal dominates, so log colour.
+
+    A click on a cell selects it: the figure carries invisible click targets (lab.picking) whose
+    customdata is [true, predicted, count]; `highlight` (true, predicted) frames the cell looked at.
+    """
+    counts = [0, 1, 10, 100, 1000]
     heat = dict(type="heatmap", z=np.log1p(cm), x=DIGITS, y=DIGITS, text=cm, texttemplate="%{text}",
-                colorscale="Blues", showscale=False, customdata=cm,
-                hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>")
-    return _figure([heat], 460, xaxis=dict(title=dict(text="predicted"), type="category", side="top"),
-                   yaxis=dict(title=dict(text="true"), type="category", autorange="reversed"))
+                colorscale="Blues", hoverinfo="skip",
+                colorbar=colorbar("test digits (log scale)", tickvals=np.log1p(counts).tolist(),
+                                  ticktext=[str(c) for c in counts]))
+    true, predicted = np.divmod(np.arange(cm.size), cm.shape[1])
+    targets = picking.targets([DIGITS[c] for c in predicted], [DIGITS[r] for r in true],
+                              np.stack([true, predicted, cm.reshape(-1)], axis=1),
+                              "true %{customdata[0]}, predicted %{customdata[1]}: %{customdata[2]}"
+                              "<extra>click to look inside</extra>")
+    shapes = []
+    if highlight is not None:
+        r, c = highlight
+        shapes.append(dict(type="rect", xref="x", yref="y", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+                           line=dict(color=ACCENT, width=3)))
+    return _figure([heat, targets], 460, shapes=shapes,
+                   xaxis=dict(title=dict(text="predicted"), type="category", side="top"),
+                   yaxis=dict(title=dict(text="true"), type="category", autorange="reversed"), **picking.CLICKABLE)
 
 
 def per_class_accuracy(accuracy: np.ndarray) -> go.Figure:
     bar = dict(type="bar", x=DIGITS, y=accuracy, marker=dict(color=MUTED), text=[f"{a:.1%}" for a in accuracy],
                textposition="outside", cliponaxis=False, hovertemplate="digit %{x}: %{y:.2%}<extra></extra>")
-    low = float(np.min(accuracy)) if len(accuracy) else 0.0
-    return _figure([bar], 300, "Accuracy per digit", yaxis=dict(range=[max(0.0, low - 0.05), 1.01], tickformat=".0%"),
+    return _figure([bar], 300, "Accuracy per digit", yaxis=dict(range=[0, 1.1], tickformat=".0%",
+                                                                  title=dict(text="test digits read right")),
                    xaxis=dict(type="category", title=dict(text="true digit")))

@@ -191,6 +191,11 @@ def _set_widget(key: str, value: Any) -> None:
         st.session_state[Key.KEPT][key] = value
 
 
+def choose(key: str, value: Any) -> None:
+    """From a callback (a click on a chart): set a widget as if the user had chosen `value` in it."""
+    _set_widget(key, value)
+
+
 def clamp(key: str, low: int, high: int) -> None:
     """Keep a number widget's remembered value inside bounds that just changed (another model)."""
     value = st.session_state.get(key, low)

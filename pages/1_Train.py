@@ -130,7 +130,7 @@ if contents is not None:
                          icon=":material/download:", on_click="ignore")
     save.caption(("The run's weights at the moment you click. " if trained else f"{model.label}. ")
                  + "Load the file here later, or with `mlp.weights.load`.")
-    name, keep = save.columns([3, 2], vertical_alignment="bottom")
+    name = keep = save   # one under the other: side by side the button's label was cut off at 1280 px
     name.text_input("Name", key=Key.SAVE_NAME, max_chars=user_weights.MAX_NAME, placeholder="e.g. five-epochs",
                     help="Letters, digits, '-', '_' and '.'; an existing file is never replaced.")
     keep.button("Save to the weights folder", icon=":material/save:", on_click=actions.save_to_folder,

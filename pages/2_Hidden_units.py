@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from lab import figures, images, mnist, mnist_panel, models, page, state
+from lab import clicks, figures, hidden_map, images, mnist, mnist_panel, models, page, picking, state
 from lab.state import Key
 
 model = page.frame("Hidden units", ":material/grid_view:")
@@ -34,18 +34,19 @@ state.clamp(Key.UNIT, 0, net.hidden - 1)
 unit = pick.slider("Unit", 0, net.hidden - 1, **state.kept(Key.UNIT))
 
 st.markdown(f"**Incoming weights W1[:, j] of all {net.hidden} units**, each on its own scale "
-            f"(hover for the unit number; unit {unit} is framed)")
-st.plotly_chart(figures.weight_grid(net.W1, highlight=unit), config=page.PLOT, key="weight_grid")
+            f"(click a tile to look at its unit; unit {unit} is framed)")
+st.plotly_chart(figures.weight_grid(net.W1, highlight=unit), config=page.PLOT, key=clicks.WEIGHT_GRID,
+                on_select=clicks.choose_unit, selection_mode=picking.SELECTION)
 
 st.subheader(f"Unit {unit}" + (" (dead)" if dead[unit] else ""))
 picture, outgoing, histogram = st.columns([2, 3, 3], gap="large")
 picture.image(models.incoming_image(model, unit, factor=6), caption=f"W1[:, {unit}]")
 picture.markdown(f"bias b1[{unit}] = {float(net.b1[unit]):+.3f}  \n"
                  f"‖W1[:, {unit}]‖ = {float(np.linalg.norm(net.W1[:, unit])):.2f}")
-outgoing.plotly_chart(figures.bars(net.W2[unit], title=f"Outgoing weights W2[{unit}, :] to the 10 digits"),
+outgoing.plotly_chart(figures.bars(net.W2[unit], title=f"Outgoing weights W2[{unit}, :]", y_title="weight"),
                       config=page.PLOT, key="outgoing")
 if outputs is not None:
-    histogram.plotly_chart(figures.histogram(H[:, unit], title=f"h{unit} over the 10,000 test digits"),
+    histogram.plotly_chart(figures.histogram(H[:, unit], title=f"h{unit} on the 10,000 test digits"),
                            config=page.PLOT, key="histogram")
     histogram.caption(f"Fires on {float((H[:, unit] > 0).mean()):.1%} of test digits.")
 
@@ -58,3 +59,5 @@ if outputs is not None:
     else:
         st.image([images.digit(X[i], 3) for i in top], width=72,
                  caption=[f"{int(y[i])} · {float(H[i, unit]):.2f}" for i in top])
+
+hidden_map.render()

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from lab import backprop, draw, figures, images, mnist, page, state
+from lab import backprop, figures, images, mnist, page, state, why
 from lab.state import Key
 
 model = page.frame("Backprop", ":material/functions:", heading="Backprop, one example at a time")
@@ -10,19 +10,21 @@ net = model.model
 
 drawing = state.drawing()
 if drawing is not None:
-    x, subject, default_label = drawing.x, drawing.digest, draw.answer(net, drawing.x).digit
+    x, subject = drawing.x, drawing.digest
     st.caption(f"Your drawing from the Draw page, through {model.label}.")
 else:
-    x, default_label, where = mnist.sample_digit()
+    x, _, where = mnist.sample_digit()
     subject = f"sample-{where}"
     st.caption(f"Nothing drawn yet, so {where} stands in (draw on the Draw page to use yours). Model: {model.label}.")
 
+default_label, opening = why.backprop_start(net.predict_proba(x[None, :])[0])
 state.follow(Key.BACKPROP_LABEL, default_label, subject)
 picture, choose = st.columns([1, 4], vertical_alignment="center")
 picture.image(images.digit(x, 4), caption="x, the 784 inputs")
 label = choose.selectbox("True label y (the digit the loss rewards)", range(10), key=Key.BACKPROP_LABEL,
-                         help="It starts at the network's own answer, where the gradients are small. "
-                              "Pick another digit to see what a wrong answer sends back.")
+                         help="It starts at the runner-up, so that there is a loss to send back. "
+                              "Pick the network's own answer to see how small the gradients get.")
+choose.caption(opening + f" Orange marks the label y = {label} in every chart over the 10 digits.")
 t = backprop.trace(net, x, label)
 N, hidden = 1, net.hidden
 
@@ -46,20 +48,20 @@ row(r"a_1 = X W_1 + b_1", "Each hidden unit's weighted sum of the pixels.", t.a1
 row(r"h = \mathrm{ReLU}(a_1) = \max(0, a_1)", f"{int((t.h > 0).sum())} of {hidden} units fire.", t.h).plotly_chart(
     figures.hidden_heatmap(t.h[0]), config=page.PLOT, key="h")
 row(r"z = h W_2 + b_2", "One score (logit) per digit.", t.z).plotly_chart(
-    figures.bars(t.z[0], height=200), config=page.PLOT, key="z")
+    figures.bars(t.z[0], highlight=label, height=200, y_title="logit z"), config=page.PLOT, key="z")
 row(r"p_i = \frac{e^{z_i}}{\sum_j e^{z_j}}", "Softmax turns the scores into probabilities.", t.p).plotly_chart(
-    figures.probabilities(t.p[0]), config=page.PLOT, key="p")
+    figures.probabilities(t.p[0], highlight=label), config=page.PLOT, key="p")
 row(r"L = -\frac{1}{N}\sum_{i=1}^{N}\sum_{c=1}^{C} Y_{ic}\log P_{ic}",
     f"With N = 1 only the true class counts: L = −log p_{label}.").metric(
     "Loss L", f"{t.L:.4f}", help=f"−log p_{label} = −log {float(t.p[0, label]):.4f}")
 
 st.header("Backward")
 row(r"\delta z = \frac{P - Y}{N}", "Softmax and cross-entropy together: push the true class up, the rest down.",
-    t.dz).plotly_chart(figures.bars(t.dz[0], highlight=label, height=200), config=page.PLOT, key="dz")
+    t.dz).plotly_chart(figures.bars(t.dz[0], highlight=label, height=200, y_title="δz"), config=page.PLOT, key="dz")
 row(r"\nabla_{W_2} = h^T \delta z", "Only units that fired (h > 0) get a gradient.", t.gW2).plotly_chart(
     figures.matrix(t.gW2.T, x_title="hidden unit", y_title="digit", height=220), config=page.PLOT, key="gW2")
 row(r"\nabla_{b_2} = \sum_i \delta z_{i:}", "With one example it equals δz.", t.gb2).plotly_chart(
-    figures.bars(t.gb2, height=200), config=page.PLOT, key="gb2")
+    figures.bars(t.gb2, highlight=label, height=200, y_title="∇b2"), config=page.PLOT, key="gb2")
 row(r"\delta h = \delta z\, W_2^T", "The blame sent back to each hidden unit.", t.dh).plotly_chart(
     figures.hidden_heatmap(t.dh[0], colorscale="RdBu_r", zmid=0), config=page.PLOT, key="dh")
 row(r"\delta a_1 = \delta h \odot 1[a_1 > 0]", "ReLU lets the blame through only where the unit fired.",

@@ -1,7 +1,7 @@
 """Evaluate: the model in use on the 10,000 MNIST test digits, and the ones it gets wrong."""
 import streamlit as st
 
-from lab import evaluate, figures, images, mnist, mnist_panel, page, state
+from lab import clicks, evaluate, figures, images, mnist, mnist_panel, page, picking, state
 from lab.state import Key
 
 model = page.frame("Evaluate", ":material/fact_check:")
@@ -23,16 +23,20 @@ worst_digit = int(result.per_class.argmin())
 worst.metric("Hardest digit", str(worst_digit), f"{result.per_class[worst_digit]:.1%} right", delta_color="off",
              delta_arrow="off")
 
-matrix, per_class = st.columns([3, 2], gap="large")
-matrix.markdown("**Confusion matrix** (rows: true digit, columns: prediction)")
-matrix.plotly_chart(figures.confusion(result.confusion), config=page.PLOT, key="confusion")
-per_class.plotly_chart(figures.per_class_accuracy(result.per_class), config=page.PLOT, key="per_class")
-
-st.subheader("Look inside a cell")
 # Open on the most frequent confusion; the choice is kept until the model changes.
 common_true, common_predicted = evaluate.most_confused(result)
 state.follow(Key.CELL_TRUE, common_true, model.version)
 state.follow(Key.CELL_PREDICTED, common_predicted, model.version)
+
+matrix, per_class = st.columns([3, 2], gap="large")
+matrix.markdown("**Confusion matrix** (rows: true digit, columns: prediction; click a cell to look inside it)")
+matrix.plotly_chart(figures.confusion(result.confusion, highlight=(state.widget_value(Key.CELL_TRUE),
+                                                                   state.widget_value(Key.CELL_PREDICTED))),
+                    config=page.PLOT, key=clicks.CONFUSION, on_select=clicks.choose_cell,
+                    selection_mode=picking.SELECTION)
+per_class.plotly_chart(figures.per_class_accuracy(result.per_class), config=page.PLOT, key="per_class")
+
+st.subheader("Look inside a cell")
 pick_true, pick_predicted = st.columns(2)
 true = pick_true.selectbox("True digit", range(10), **state.kept(Key.CELL_TRUE))
 predicted = pick_predicted.selectbox("Predicted digit", range(10), **state.kept(Key.CELL_PREDICTED))

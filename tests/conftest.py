@@ -88,3 +88,23 @@ def local_mirror(tmp_path_factory):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
+
+
+# -- the browser tests' server and Chromium (one of each per test module) ----------------------------
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app's server for this module; yields (url, log path)."""
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    # One run at a time: test_browser's orphan test counts on it.
+    with support.streamlit_server(log_path, max_training=1) as (url, _):
+        yield url, log_path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=support.CHROMIUM, args=support.CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

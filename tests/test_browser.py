@@ -13,29 +13,13 @@ import pytest
 
 from lab import my_digits
 from mlp import weights
-from support import (CANVAS, CHROMIUM, CHROMIUM_ARGS, ONE, PREDICTION, PROMPT, SEVEN, ZERO, draw_strokes, needs_mnist,
-                     open_draw, progress_bar, read_prediction, steps_in, streamlit_server)
+from support import (CANVAS, CHROMIUM, ONE, PREDICTION, PROMPT, SEVEN, ZERO, draw_strokes, needs_mnist, open_draw,
+                     progress_bar, read_prediction, steps_in)
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                  reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")]
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The app's server for this module; yields (url, log path)."""
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    with streamlit_server(log_path, max_training=1) as (url, _):   # one run at a time: the orphan test counts on it
-        yield url, log_path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

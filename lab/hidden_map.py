@@ -1,0 +1,126 @@
+"""The hidden space seen from above: PCA of the activations h of test digits, coloured by label.
+
+The 128 hidden activations are where the network has rearranged the pixels so that one linear
+layer (W2) can tell the digits apart.  Projected on their two main directions (an SVD of the
+centred activations), digits of one kind gather in clusters, and a drawing lands among them.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from mlp.model import as_inputs
+
+from . import mnist, models, page, state
+from .figures import _figure
+
+SAMPLE = 2000            # test digits on the map: enough to see clusters, cheap to redraw
+LIVE_EVERY = 2.0         # seconds between redraws while the model in use is being trained
+# Tableau 10: ten colours told apart easily, used for digit d everywhere on the map.
+DIGIT_COLORS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+                "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+
+
+class HiddenMap(NamedTuple):
+    mean: np.ndarray         # (h,) mean activation, subtracted before projecting
+    axes: np.ndarray         # (h,2) the two principal directions
+    points: np.ndarray       # (n,2) the sample's coordinates
+    labels: np.ndarray       # (n,) their digits
+    explained: np.ndarray    # (2,) share of the variance along each axis
+
+
+def pca(H: np.ndarray, labels: np.ndarray) -> HiddenMap:
+    """Two-axis PCA of activations H (n,h) by SVD of the centred matrix.
+
+    An SVD axis has no preferred sign, so a model that changes a little could flip the map; each
+    axis is turned so that the first label's centroid lies on its positive side.
+    """
+    H = np.asarray(H, np.float64)
+    mean = H.mean(axis=0)
+    centred = H - mean                                   # (n,h)
+    _, s, Vt = np.linalg.svd(centred, full_matrices=False)
+    axes = Vt[:2].T.copy()                               # (h,2)
+    if axes.shape[1] < 2:                                # one hidden unit: a flat second axis
+        axes = np.pad(axes, ((0, 0), (0, 2 - axes.shape[1])))
+    points = centred @ axes                              # (n,2)
+    anchor = points[labels == labels[0]].mean(axis=0)
+    flip = np.where(anchor < 0, -1.0, 1.0)
+    variance = s ** 2
+    explained = np.zeros(2)
+    explained[:min(2, len(s))] = variance[:2] / max(float(variance.sum()), 1e-300)
+    return HiddenMap(mean, axes * flip, points * flip, np.asarray(labels), explained)
+
+
+def project(m: HiddenMap, h: np.ndarray) -> np.ndarray:
+    """Activations h (h,) or (n,h) → map coordinates (2,) or (n,2)."""
+    return (np.asarray(h, np.float64) - m.mean) @ m.axes
+
+
+@lru_cache(maxsize=8)
+def _for(ref: models.ModelRef, test_set_ready: bool) -> HiddenMap | None:
+    test = mnist.test_set()
+    if test is None:
+        return None
+    X, y = test[0][:SAMPLE], test[1][:SAMPLE]
+    return pca(ref.model.forward(as_inputs(X, ref.model.dtype)).h, y)
+
+
+def hidden_map(ref: models.ModelRef) -> HiddenMap | None:
+    """The map for this model version (cached), or None without MNIST."""
+    return _for(ref, mnist.test_set() is not None)
+
+
+hidden_map.cache_clear = _for.cache_clear
+
+
+def figure(m: HiddenMap, drawn: np.ndarray | None = None, drawn_digit: int | None = None) -> go.Figure:
+    """One trace per digit (legend toggles them), the drawing as a large star."""
+    traces = [dict(type="scatter", x=m.points[m.labels == d, 0], y=m.points[m.labels == d, 1], mode="markers",
+                   name=str(d), marker=dict(color=DIGIT_COLORS[d], size=5, opacity=0.7),
+                   hovertemplate=f"a test {d}<extra></extra>") for d in range(10)]
+    if drawn is not None:
+        color = DIGIT_COLORS[drawn_digit] if drawn_digit is not None else "black"
+        traces.append(dict(type="scatter", x=[float(drawn[0])], y=[float(drawn[1])], mode="markers+text",
+                           name="your drawing", text=["your drawing"], textposition="top center",
+                           marker=dict(symbol="star", size=22, color=color, line=dict(color="black", width=2)),
+                           hovertemplate="your drawing" + (f", read as {drawn_digit}" if drawn_digit is not None
+                                                           else "") + "<extra></extra>"))
+    first, second = m.explained
+    return _figure(traces, 480, show_legend=True, legend=dict(title=dict(text="digit"), itemsizing="constant"),
+                   xaxis=dict(title=dict(text=f"principal direction 1 ({first:.0%} of the variance)"),
+                              zeroline=False),
+                   yaxis=dict(title=dict(text=f"principal direction 2 ({second:.0%} of the variance)"),
+                              zeroline=False))
+
+
+def render() -> None:
+    """The Hidden units page's map; redraws itself every LIVE_EVERY seconds while the model trains."""
+    run = state.runner()
+    training = state.model_source() == state.TRAINED and run is not None and run.status().active
+    st.fragment(_map, run_every=LIVE_EVERY if training else None)()
+
+
+def _map() -> None:
+    ref = state.model_in_use()
+    m = hidden_map(ref)
+    st.subheader("The hidden space, seen from above")
+    if m is None:
+        st.info("The map needs the MNIST test set (fetched when you start training).", icon=":material/download:")
+        return
+    drawing = state.drawing()
+    drawn = digit = None
+    if drawing is not None:
+        cache = ref.model.forward(drawing.x[None, :])
+        drawn, digit = project(m, cache.h[0]), int(cache.p[0].argmax())
+    st.plotly_chart(figure(m, drawn, digit), config=page.PLOT, key="hidden_map")
+    st.caption(f"Each dot is one of {len(m.labels):,} MNIST test digits, placed by its {len(m.mean)} hidden "
+               "activations h projected on their two main directions (PCA by SVD). Digits the network finds alike "
+               "land close together: separate clusters mean the hidden layer has already pulled the classes apart "
+               "for W2, overlapping ones are the digits it confuses. "
+               + ("The star is your drawing from the Draw page." if drawn is not None
+                  else "Draw on the Draw page to see where your digit lands.")
+               + (" The map is redrawn as the model trains." if state.model_source() == state.TRAINED else ""))
