@@ -23,7 +23,7 @@ def is_it_right(answer: draw.Answer, drawing: state.Drawing) -> None:
     """Under the Draw page's answer: confirm or correct it, and the drawing joins My digits."""
     st.markdown("**Is it right?**")
     state.follow(Key.TEACH_LABEL, answer.digit, drawing.digest)
-    yes, pick, fix = st.columns([3, 3, 2], vertical_alignment="bottom")
+    yes, pick, fix = st.columns([3, 2.2, 2.8], vertical_alignment="bottom")
     yes.button(f"Yes, it is a {answer.digit}", icon=":material/check:", on_click=confirm, args=(answer.digit,),
                key="confirm_digit")
     pick.selectbox("The right digit is", range(10), key=Key.TEACH_LABEL)

@@ -125,7 +125,8 @@ def test_clicking_a_tile_of_the_weight_grid_selects_its_unit(desktop, server):
 
 
 @pytest.mark.parametrize("path, last", [("", PROMPT), ("Train", "Load weights"), ("Hidden_units", "seen from above"),
-                                        ("Backprop", "Gradient check"), ("Evaluate", "Most confident mistakes")])
+                                        ("Backprop", "Gradient check"), ("Evaluate", "Most confident mistakes"),
+                                        ("Boundaries", "On real digits"), ("My_digits", "No drawings yet")])
 def test_no_title_or_button_is_cut_off_at_1280_px(desktop, server, path, last):
     url, _ = server
     desktop.goto(f"{url}/{path}")
