@@ -46,8 +46,8 @@ CONNECTION_CHECK_EVERY = 0.5   # seconds between asking whether the session is c
 TRAINING_NICENESS = 10
 # Niceness does not reach the GIL: a training thread holds it between NumPy calls, and a page's
 # thread that gave it up (for I/O, or inside NumPy) waits for it up to Python's switch interval,
-# 5 ms by default, many times per rerun.  Measured with 8 users drawing while 2 runs trained:
-# median answer 0.87 s at 5 ms, 0.6 s at 0.5 ms, and the runs made more steps, not fewer.
+# 5 ms by default, many times per rerun.  A tenth of that made answers under load faster and cost the
+# runs nothing (README, "Numbers behind the constants").
 GIL_SWITCH_INTERVAL = 0.0005   # seconds; process-wide, set when a run starts
 RATE_WINDOW = 2.0         # seconds of recent steps that samples/s is measured over
 # Training accuracy and dead units are measured at the end of every epoch on this many training

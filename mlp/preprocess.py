@@ -36,13 +36,9 @@ CENTRE = 14.0            # MNIST centres of mass cluster at (14, 14) in 0-based 
 INK_THRESHOLD = 0.1      # a pixel brighter than this is ink; below is background/noise
 MAX_PIXELS = 4096 * 4096  # refuse images that would take seconds and hundreds of MB
 
-# Stroke width to normalise to, in pixels of the 20-px box: the median width of
-# MNIST test digits (estimate_stroke_width() on 28×28 outputs gives 2.45 at this
-# setting, 2.46 on MNIST).  Development drawings (bench/drawn_digits.py seeds 1-4, 2000 digits),
-# mean of three MLPs trained 10-20 epochs on plain MNIST: no width step 97.8%,
-# 2.0 → 98.4%, 2.3 → 98.6%, 3.0 → 98.9%.  But MNIST test digits enlarged to
-# canvas size and fed through the same pipeline read 96.3% without the step,
-# 96.1% at 2.3 and 94.6% at 3.0, so the MNIST median it is.  None = no width step.
+# Stroke width to normalise to, in pixels of the 20-px box: the median width of MNIST
+# test digits, so a drawing's stroke looks like MNIST's; wider read drawings better but
+# MNIST-like input worse (README, "Numbers behind the constants").  None = no width step.
 STROKE_WIDTH: float | None = 2.3
 WORK_SIZE = 80           # the width change is done at this resolution (4× the box): fast at any input size
 MAX_RADIUS = 6           # work pixels; only scribbles covering the canvas would ask for more erosion

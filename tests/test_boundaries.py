@@ -335,14 +335,16 @@ def test_in_chromium_play_raises_the_mlps_accuracy(served_app, tmp_path):
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
             page.set_default_timeout(120_000)   # generous: the browser shares two cores with the server
             page.goto(f"{served_app}/Boundaries?data=xor&hidden=8&lr=1&seed=2")
-            mlp_metric = page.locator('[data-testid="stMetric"]').filter(has_text="MLP (8 hidden)")
-            softmax_metric = page.locator('[data-testid="stMetric"]').filter(has_text="Softmax regression · training")
+            # .first: while a fragment reruns, its old elements can linger beside the new ones for a moment
+            mlp_metric = page.locator('[data-testid="stMetric"]').filter(has_text="MLP (8 hidden)").first
+            softmax_metric = page.locator('[data-testid="stMetric"]').filter(
+                has_text="Softmax regression · training").first
 
             def shown(metric) -> float:
                 return float(re.search(r"([\d.]+)%", metric.inner_text()).group(1)) / 100
 
             def steps_shown() -> int:
-                counter = page.locator('[data-testid="stMetric"]').filter(has_text="SGD steps")
+                counter = page.locator('[data-testid="stMetric"]').filter(has_text="SGD steps").first
                 return int(re.search(r"SGD steps\s+([\d,]+)", counter.inner_text()).group(1).replace(",", ""))
 
             page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for()

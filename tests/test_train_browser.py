@@ -44,3 +44,44 @@ def test_a_run_survives_a_reload_and_a_server_restart(tmp_path, monkeypatch):
             page.get_by_role("button", name="Stop").and_(page.locator(":enabled")).wait_for()
             page.wait_for_function("() => /steps: [\\d,]+/.test(document.body.innerText)")
         chromium.close()
+
+
+def set_number(page, key: str, value: str) -> None:
+    field = page.locator(f'[class*="st-key-{key}"] input')
+    field.fill(value)
+    field.press("Enter")
+    page.wait_for_timeout(500)
+
+
+def test_a_diverged_run_is_plotted_then_overlaid_under_the_next_one_in_slow_motion(tmp_path):
+    with sync_api.sync_playwright() as playwright, streamlit_server(tmp_path / "server.log") as (url, _):
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = chromium.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/Train?lr=50&epochs=1")
+        page.get_by_role("button", name="Start").click()
+        page.get_by_text("Training diverged").first.wait_for()
+        loss = page.locator('[data-testid="stPlotlyChart"]').first
+        loss.locator("text=diverged").first.wait_for()                  # the explosion is on the chart
+        page.get_by_text("No epoch was completed").wait_for()
+        assert page.get_by_text("appear after the first epoch").count() == 0
+
+        set_number(page, "train_lr", "0.1")
+        slow = page.locator('[class*="st-key-train_slow_motion"] [tabindex="0"]').first
+        thumb = page.locator('[class*="st-key-train_slow_motion"] [aria-valuetext]').first
+        for _ in range(8):                                              # off → 0.05 → 0.2 → 0.5 s a step
+            if thumb.get_attribute("aria-valuetext") == "0.5 s a step":
+                break
+            slow.press("ArrowRight")
+            page.wait_for_timeout(700)
+        assert thumb.get_attribute("aria-valuetext") == "0.5 s a step"
+        page.get_by_role("button", name="Start").click()
+        page.get_by_role("button", name="Stop").and_(page.locator(":enabled")).wait_for()
+        legend = page.locator('[data-testid="stPlotlyChart"]').first
+        legend.locator("text=earlier: η 50").first.wait_for()            # the diverged run stays, with its settings
+        first = steps_in(progress_bar(page).inner_text())
+        page.wait_for_timeout(3000)
+        assert steps_in(progress_bar(page).inner_text()) - first <= 10   # ~2 steps a second, not hundreds
+        page.get_by_role("button", name="Stop").click()
+        page.get_by_text("Stopped; the weights so far are kept.").wait_for()
+        chromium.close()
