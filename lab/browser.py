@@ -1,8 +1,8 @@
 """Which browser this is, across reloads and server restarts: a random token in a cookie.
 
 Streamlit reads cookies only from the request that opened the session and has
-no way to set one, so a new token is written into the cookie by a line of
-JavaScript on the page; the next session of the same browser sends it back.
+no way to set one, so the token is written into the cookie by a line of
+JavaScript in the sidebar; the next session of the same browser sends it back.
 The token names this browser's training checkpoint (lab/checkpoints.py) and
 nothing else: it is random, so it reveals nothing and cannot be guessed.
 """
@@ -32,9 +32,15 @@ def token() -> str:
         return sent
     made = checkpoints.new_token()
     state.set_browser_token(made)
-    st.html(f"<script>document.cookie = {json.dumps(cookie_line(made))};</script>", unsafe_allow_javascript=True,
-            width=1)
     return made
+
+
+def remember() -> None:
+    """Put the token in the browser's cookie: on every run, at the sidebar's end, so that the element
+    never appears or moves between runs (an element that does shifts the page's tree, and the canvas,
+    remounted, loses its strokes)."""
+    st.sidebar.html(f"<script>document.cookie = {json.dumps(cookie_line(token()))};</script>",
+                    unsafe_allow_javascript=True, width=1)
 
 
 def cookie_line(value: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import blas, models, sidebar, state, train_session
+from . import blas, browser, models, sidebar, state, train_session
 
 PLOT = {"displayModeBar": False}   # every plotly chart's config: no toolbar over small figures
 NO_MODEL = "No model to use: the shipped weights cannot be loaded (see the sidebar)."
@@ -30,6 +30,7 @@ def frame(title: str, icon: str, heading: str | None = None, needs_model: bool =
     if restored is not None:
         state.set_notice(state.Notice("info", restored))
     model = sidebar.render()
+    browser.remember()
     st.title(heading or title)
     failure = state.take_failure()
     if failure is not None:

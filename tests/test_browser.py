@@ -4,12 +4,15 @@ Screenshots of every page land in the pytest temp dir (printed with -s) for a lo
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
 import time
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from lab import my_digits
 from mlp import weights
@@ -274,3 +277,16 @@ def test_server_log_has_no_tracebacks(server):
     _, log_path = server
     log = log_path.read_text()
     assert "Traceback" not in log and "Uncaught" not in log, log
+
+
+def test_the_drawing_stays_on_the_canvas_after_the_answer(page, server):
+    """An element that appears on one run and not the next shifts the page's tree and remounts the canvas,
+    which then forgets its strokes: the ink vanished the moment the answer arrived (seen in this session)."""
+    url, _ = server
+    open_draw(page, url)
+    draw_strokes(page, SEVEN)
+    assert read_prediction(page) == "7"
+    page.wait_for_timeout(1500)                  # the reruns after the answer are done
+    shot = page.locator('[class*="st-key-draw_canvas"]').first.screenshot()
+    ink = np.asarray(Image.open(io.BytesIO(shot)).convert("L"), dtype=float)
+    assert ink.mean() > 10, f"the canvas is blank after the answer (mean {ink.mean():.1f})"
