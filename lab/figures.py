@@ -155,19 +155,14 @@ def matrix(m: np.ndarray, title: str | None = None, x_title: str = "", y_title: 
                    xaxis=dict(title=dict(text=x_title)))
 
 
-def loss_curve(losses: np.ndarray, steps: np.ndarray | None = None) -> go.Figure:
-    """Training loss per step (`steps`: the step of each loss, default 1..n): raw (thinned to LOSS_POINTS)
-    and an exponential moving average."""
-    losses = np.asarray(losses, dtype=float)
-    steps = np.arange(1, len(losses) + 1) if steps is None else np.asarray(steps)
-    stride = max(1, -(-len(losses) // LOSS_POINTS))
-    lines = [dict(type="scatter", x=steps[::stride], y=losses[::stride], mode="lines", name="per step",
-                  line=dict(color=MUTED, width=1), opacity=0.6),
-             dict(type="scatter", x=steps[::stride], y=smooth(losses)[::stride], mode="lines", name="smoothed",
-                  line=dict(color=ACCENT, width=2.5))]
-    return _figure(lines, 320, "Training loss", show_legend=True, legend=TOP_LEGEND,
-                   xaxis=dict(title=dict(text="step"), rangemode="tozero"),
-                   yaxis=dict(title=dict(text="cross-entropy loss"), rangemode="tozero"))
+def loss_traces(losses: np.ndarray, steps: np.ndarray, smoothed_name: str = "smoothed") -> list[dict]:
+    """Training loss at `steps` (the step of each loss): raw, thinned to LOSS_POINTS, and its moving average."""
+    losses, steps = np.asarray(losses, dtype=float), np.asarray(steps)
+    shown = slice(None, None, max(1, -(-len(losses) // LOSS_POINTS)))
+    return [dict(type="scatter", x=steps[shown], y=losses[shown], mode="lines", name="per step",
+                 line=dict(color=MUTED, width=1), opacity=0.6),
+            dict(type="scatter", x=steps[shown], y=smooth(losses)[shown], mode="lines", name=smoothed_name,
+                 line=dict(color=ACCENT, width=2.5))]
 
 
 def smooth(values: np.ndarray, span: int = 50) -> np.ndarray:
@@ -191,17 +186,6 @@ def smooth(values: np.ndarray, span: int = 50) -> np.ndarray:
     s[0] += d * powers * v[0]                                 # the first block starts on the first value
     s[1:] += d * powers * s[:-1, -1:]                          # the others on the end of the block before
     return s.reshape(-1)[:len(v)]
-
-
-def accuracy_curve(accuracy) -> go.Figure:
-    """Test accuracy after each epoch."""
-    accuracy = [a for a in accuracy if a is not None]
-    epochs = list(range(1, len(accuracy) + 1))
-    line = dict(type="scatter", x=epochs, y=accuracy, mode="lines+markers", line=dict(color=ACCENT, width=2.5),
-                hovertemplate="epoch %{x}: %{y:.2%}<extra></extra>")
-    return _figure([line], 320, "Test accuracy per epoch",
-                   xaxis=dict(title=dict(text="epoch"), dtick=1 if len(epochs) <= 20 else None),
-                   yaxis=dict(title=dict(text="test accuracy"), tickformat=".1%"))
 
 
 def confusion(cm: np.ndarray, highlight: tuple[int, int] | None = None) -> go.Figure:

@@ -53,15 +53,10 @@ def loss_curve(status: Status, config: Config, earlier: list[EarlierRun] = ()) -
     A diverged run ends on its exploded loss, marked, so the explosion the page speaks of is on the chart.
     """
     losses, steps = np.asarray(status.losses, dtype=float), np.asarray(status.loss_steps)
-    stride = max(1, -(-len(losses) // figures.LOSS_POINTS))
-    shown = slice(None, None, stride)
     lines = [dict(type="scatter", x=run.steps, y=run.smoothed, mode="lines", name=f"earlier: {run.label}",
                   line=dict(width=1.5, dash="dot"), opacity=0.7) for run in earlier]
     if len(losses):
-        lines += [dict(type="scatter", x=steps[shown], y=losses[shown], mode="lines", name="per step",
-                       line=dict(color=figures.MUTED, width=1), opacity=0.6),
-                  dict(type="scatter", x=steps[shown], y=figures.smooth(losses)[shown], mode="lines",
-                       name=f"smoothed: {settings_label(config)}", line=dict(color=figures.ACCENT, width=2.5))]
+        lines += figures.loss_traces(losses, steps, f"smoothed: {settings_label(config)}")
     if status.phase == DIVERGED and len(losses):
         lines.append(dict(type="scatter", x=[steps[-1]], y=[losses[-1]], mode="markers+text", name="diverged",
                           marker=dict(symbol="x", size=14, color=DIVERGED_COLOUR), text=["diverged"],

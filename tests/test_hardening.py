@@ -414,8 +414,8 @@ def test_a_runs_status_reports_bounded_losses_with_their_steps():
     status = run.status()
     assert status.steps >= 1000 and len(status.losses) <= 65 and len(status.loss_steps) == len(status.losses)
     assert status.loss_steps[-1] == status.steps
-    figure = figures.loss_curve(status.losses, status.loss_steps)
-    assert figure.data[0].x[-1] == status.steps
+    traces = figures.loss_traces(status.losses, status.loss_steps)
+    assert traces[0]["x"][-1] == status.steps
 
 
 @pytest.mark.parametrize("span", [1, 2, 50, 999])
