@@ -79,12 +79,16 @@ def page_body() -> None:
     digits = state.my_digits()
     st.caption("The drawings you confirmed or corrected on the Draw page, with the digit you said they are. "
                "See what each model reads, keep the set as a file, and fine-tune a model on it.")
-    page.show(state.take_notice(SLOT))
-    if not len(digits):
-        st.info("No drawings yet. On the Draw page, answer *Is it right?* below the prediction and the drawing "
-                "comes here; or load a set you saved before.", icon=":material/draw:")
-    else:
-        _readings(digits)
+    # One container each for the parts whose length varies, so the uploader below keeps its place in the
+    # page's tree: a widget that moves is drawn anew, and a file dropped on the old copy during the rerun
+    # was lost (seen in CI after "Remove the last one").
+    page.show(state.take_notice(SLOT), where=st.container())
+    with st.container():
+        if not len(digits):
+            st.info("No drawings yet. On the Draw page, answer *Is it right?* below the prediction and the "
+                    "drawing comes here; or load a set you saved before.", icon=":material/draw:")
+        else:
+            _readings(digits)
     _file(digits)
     if len(digits):
         _fine_tune(digits)
