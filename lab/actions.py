@@ -231,9 +231,9 @@ def clear_canvas() -> None:
 
 
 @state.callback
-def boundaries_play_pause() -> None:
-    """On-click of Play/Pause on the Boundaries page."""
-    state.boundaries_toggle_play()
+def boundaries_play_pause(play: bool) -> None:
+    """On-click of Play (play=True) or Pause (play=False) on the Boundaries page."""
+    state.boundaries_set_playing(play)
 
 
 @state.callback

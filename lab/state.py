@@ -494,12 +494,13 @@ def boundaries_playing() -> bool:
     return st.session_state.get(Key.BD_PLAY_UNTIL) is not None
 
 
-def boundaries_toggle_play() -> None:
-    """Play if paused, pause if playing (see actions.boundaries_play_pause)."""
+def boundaries_set_playing(play: bool) -> None:
+    """Play or pause (see actions.boundaries_play_pause). Setting, not toggling: a click that reaches the
+    server twice, or after the state it was pressed in has changed, still means what its label said."""
     s = st.session_state
     current = s.get(Key.BD_SIDE)
     done = current.steps if current is not None else 0
-    s[Key.BD_PLAY_UNTIL] = None if boundaries_playing() else done + BOUNDARIES_PLAY_CHUNK
+    s[Key.BD_PLAY_UNTIL] = done + BOUNDARIES_PLAY_CHUNK if play else None
     s[Key.BD_NOTICE] = None
 
 

@@ -35,7 +35,8 @@ playing = state.boundaries_playing()
 with controls:
     play, step, reset = st.columns(3)
     play.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-                key="bd_play", type="primary", on_click=actions.boundaries_play_pause, width="stretch")
+                key="bd_play", type="primary", on_click=actions.boundaries_play_pause,
+                args=(not playing,), width="stretch")
     step_clicked = step.button("Step", key="bd_step", disabled=playing, width="stretch",
                                help=f"{boundaries.STEPS_PER_TICK} SGD steps")
     reset.button("Reset", key="bd_reset", on_click=actions.boundaries_reset, width="stretch",

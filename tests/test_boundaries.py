@@ -234,6 +234,15 @@ def test_play_trains_both_models_and_pause_stops():
     assert steps(at) == 0
 
 
+def test_play_and_pause_set_the_state_so_a_doubled_click_means_what_its_label_said(monkeypatch):
+    """A Pause click that reaches the server twice (or after a fragment run changed the state) must not
+    toggle back to playing."""
+    monkeypatch.setattr(state.st, "session_state", {})
+    for play in (True, True, False, False, True):
+        state.boundaries_set_playing(play)
+        assert state.boundaries_playing() is play
+
+
 def test_play_stops_by_itself_after_a_chunk_of_steps(monkeypatch):
     monkeypatch.setattr(state, "BOUNDARIES_PLAY_CHUNK", 2 * boundaries.STEPS_PER_TICK)
     at = open_page()
