@@ -231,12 +231,12 @@ class TrainingRunner:
         self._recent = collections.deque()   # (time, steps) for samples/s
 
     @classmethod
-    def restored(cls, checkpoint: Checkpoint, message: str) -> "TrainingRunner":
+    def restored(cls, checkpoint: Checkpoint) -> "TrainingRunner":
         """A run shown again from its checkpoint (after a reload or a restart): its weights and curves,
         never started; `resume_from=checkpoint` on a new runner continues it."""
         run = cls(checkpoint.config, resume_from=checkpoint)
         with run._lock:
-            run._model, run._message = checkpoint.model.copy(), message
+            run._model = checkpoint.model.copy()
             run._phase = FINISHED if checkpoint.phase == FINISHED else STOPPED
             run._total_steps = checkpoint.total_steps
         run.checkpoint_restored = True

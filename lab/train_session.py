@@ -25,7 +25,7 @@ def restore_run() -> str | None:
         return f"Your last run could not be restored: {e}."
     if checkpoint is None:
         return None
-    run = TrainingRunner.restored(checkpoint, "")
+    run = TrainingRunner.restored(checkpoint)
     state.set_runner(run)
     state.set_train_settings({name: getattr(checkpoint.config, name) for name in state.TRAIN_FIELDS})
     left = checkpoint.config.epochs - checkpoint.epoch
