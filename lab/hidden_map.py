@@ -6,7 +6,6 @@ centred activations), digits of one kind gather in clusters, and a drawing lands
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -15,7 +14,7 @@ import streamlit as st
 
 from mlp.model import as_inputs
 
-from . import mnist, models, page, state
+from . import draw, mnist, models, page, state
 from .figures import _figure
 
 SAMPLE = 2000            # test digits on the map: enough to see clusters, cheap to redraw
@@ -60,21 +59,14 @@ def project(m: HiddenMap, h: np.ndarray) -> np.ndarray:
     return (np.asarray(h, np.float64) - m.mean) @ m.axes
 
 
-@lru_cache(maxsize=8)
-def _for(ref: models.ModelRef, test_set_ready: bool) -> HiddenMap | None:
+@mnist.cached_on_mnist(maxsize=8, max_bytes=4 * 2**20)   # a 4096-unit model's map is ~130 KB
+def hidden_map(ref: models.ModelRef) -> HiddenMap | None:
+    """The map for this model version (cached), or None without MNIST."""
     test = mnist.test_set()
     if test is None:
         return None
     X, y = test[0][:SAMPLE], test[1][:SAMPLE]
     return pca(ref.model.forward(as_inputs(X, ref.model.dtype)).h, y)
-
-
-def hidden_map(ref: models.ModelRef) -> HiddenMap | None:
-    """The map for this model version (cached), or None without MNIST."""
-    return _for(ref, mnist.test_set() is not None)
-
-
-hidden_map.cache_clear = _for.cache_clear
 
 
 def figure(m: HiddenMap, drawn: np.ndarray | None = None, drawn_digit: int | None = None) -> go.Figure:
@@ -114,8 +106,8 @@ def _map() -> None:
     drawing = state.drawing()
     drawn = digit = None
     if drawing is not None:
-        cache = ref.model.forward(drawing.x[None, :])
-        drawn, digit = project(m, cache.h[0]), int(cache.p[0].argmax())
+        answer = draw.answer(ref.model, drawing.x)
+        drawn, digit = project(m, answer.h), answer.digit
     st.plotly_chart(figure(m, drawn, digit), config=page.PLOT, key="hidden_map")
     st.caption(f"Each dot is one of {len(m.labels):,} MNIST test digits, placed by its {len(m.mean)} hidden "
                "activations h projected on their two main directions (PCA by SVD). Digits the network finds alike "

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import backprop, budget, evaluate, figures, models, state, user_weights
+from lab import backprop, budget, evaluate, figures, hidden_map, models, state, user_weights
 from lab.loss_history import LossHistory
 from lab.runner import TrainingRunner
 from lab.state import Key
@@ -436,6 +436,7 @@ def test_derived_data_does_not_keep_a_departed_sessions_model_alive():
     models.dead_units(ref)
     models.test_outputs(ref)
     evaluate.evaluate(ref)
+    hidden_map.hidden_map(ref)
     backprop.gradient_check(ref, np.zeros(784, np.float32).tobytes(), 3)
     del model, ref                                             # the session went away
     gc.collect()
