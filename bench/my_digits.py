@@ -91,7 +91,7 @@ def lessons(model, test, lrs=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05)) -> None:
                 taught = model.copy()
                 X, label = x[i][None], np.array([y[i]])
                 before.append(taught.predict_proba(X)[0, y[i]])
-                md.sgd_step(taught, X, label, lr)
+                taught.sgd_step(X, label, lr)
                 after.append(taught.predict_proba(X)[0, y[i]])
                 right += int(taught.predict(X)[0] == y[i])
                 drops.append(md.test_cost(model, taught, test, before_accuracy=start).drop_points)

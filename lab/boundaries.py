@@ -82,11 +82,6 @@ STEPS_PER_TICK = 80           # both toy models together take ~0.2 ms a step: a 
 HISTORY = 2000                # accuracy records kept (oldest thinned out)
 
 
-def sgd_step(model, X: np.ndarray, y: np.ndarray, lr: float) -> None:
-    """One step of plain SGD on the batch (X, y): θ ← θ − η∇θ, through the model's own equations."""
-    model.step(model.backward(X, y, model.forward(X)), lr)
-
-
 class Record(NamedTuple):
     steps: int
     linear: float     # training accuracy of softmax regression
@@ -119,7 +114,7 @@ class SideBySide:
             before = {key: theta.copy() for key, theta in model.params().items()}
             with np.errstate(over="ignore", invalid="ignore"):   # overflow is caught just below
                 for _ in range(steps):
-                    sgd_step(model, self.X, self.y, lr)
+                    model.sgd_step(self.X, self.y, lr)
             if not model.is_finite():
                 for key, theta in model.params().items():
                     theta[...] = before[key]
@@ -210,7 +205,7 @@ def train_epochs(model, X: np.ndarray, y: np.ndarray, epochs: int, lr: float, ba
         order = rng.permutation(len(y))
         for start in range(0, len(y), batch):
             rows = order[start:start + batch]
-            sgd_step(model, as_inputs(X[rows]), y[rows], lr)
+            model.sgd_step(as_inputs(X[rows]), y[rows], lr)
 
 
 @lru_cache(maxsize=1)

@@ -129,6 +129,5 @@ def teach(ref: models.ModelRef, x: np.ndarray, label: int, lr: float) -> tuple[M
     """One SGD step on this drawing alone, on a copy: (new model, p before, p after)."""
     model = ref.model.copy()   # writeable arrays; the ref's own stay frozen and shared
     X, y = x[None, :], np.array([label])
-    cache = model.forward(X)
-    model.step(model.backward(X, y, cache), lr)
+    cache = model.sgd_step(X, y, lr)
     return model, cache.p[0].copy(), model.predict_proba(X)[0]

@@ -359,7 +359,7 @@ def fine_tune(model: MLP, digits: DigitSet, replay: tuple[np.ndarray, np.ndarray
             rows = rng.integers(0, len(y_replay), r)
             X = np.concatenate([digits.x[mine], as_inputs(X_replay[rows], tuned.dtype)])
             y = np.concatenate([digits.y[mine].astype(np.intp), np.asarray(y_replay[rows], np.intp)])
-            sgd_step(tuned, X, y, settings.lr)
+            tuned.sgd_step(X, y, settings.lr)
         now = tuned.accuracy(X_test, y_test)
         if test_before - now > settings.max_test_drop or not tuned.is_finite():
             tuned = good
@@ -373,9 +373,3 @@ def fine_tune(model: MLP, digits: DigitSet, replay: tuple[np.ndarray, np.ndarray
                      f"epoch {epoch + 1}/{settings.epochs} · MNIST test {now:.2%}")
     return FineTuneResult(tuned, mine_before, accuracy(tuned, digits), test_before,
                           tuned.accuracy(X_test, y_test), epochs_done, note)
-
-
-def sgd_step(model: MLP, X: np.ndarray, y: np.ndarray, lr: float) -> None:
-    """One step of the design document's SGD on the batch (X (N,784) floats, y (N,)), in place."""
-    cache = model.forward(X)
-    model.step(model.backward(X, y, cache), lr)

@@ -99,7 +99,7 @@ class Classifier:
     """What the MLP and softmax regression share beyond the equations.
 
     A subclass defines `params()` (first array (d,…), last (C,)), `dtype`,
-    `forward(X)` returning something with `.p` (N,C), and a constructor taking
+    `forward(X)` returning something with `.p` (N,C), `backward` and `step`, and a constructor taking
     the parameters in the order of `params()` plus `meta`.
     """
     meta: dict
@@ -109,6 +109,13 @@ class Classifier:
 
     def forward(self, X: np.ndarray):
         raise NotImplementedError
+
+    def sgd_step(self, X: np.ndarray, y: np.ndarray, lr: float):
+        """One step of plain SGD on the batch (X (N,d), y (N,)), in place: θ ← θ − η∇θ through the
+        model's own forward, backward and step. Returns the forward pass's cache (p before the step)."""
+        cache = self.forward(X)
+        self.step(self.backward(X, y, cache), lr)
+        return cache
 
     @property
     def inputs(self) -> int:

@@ -125,6 +125,20 @@ def test_sgd_step_moves_against_the_gradient_and_lowers_the_loss():
     assert cross_entropy(m.forward(X).p, y) < before
 
 
+@pytest.mark.parametrize("make", [lambda: MLP.init(hidden=8, seed=0, dtype=np.float64),
+                                  lambda: SoftmaxRegression.init(seed=0, dtype=np.float64)])
+def test_sgd_step_is_forward_backward_and_step_and_returns_the_probabilities_before(make):
+    m, by_hand = make(), make()
+    X, y = random_batch(16)
+    cache = m.sgd_step(X, y, lr=0.1)
+    before = by_hand.forward(X)
+    by_hand.step(by_hand.backward(X, y, before), 0.1)
+    np.testing.assert_allclose(cache.p, before.p)
+    for key, theta in m.params().items():
+        np.testing.assert_array_equal(theta, by_hand.params()[key])
+    assert not np.allclose(m.predict_proba(X), cache.p)
+
+
 def test_predict_proba_rows_sum_to_one_for_one_image_or_many():
     m = MLP.init(seed=0)
     X, _ = random_batch(4)

@@ -264,7 +264,7 @@ def lesson(model: MLP, x: np.ndarray, label: int, lr: float) -> tuple[MLP, float
     taught = model.copy()
     X, y = x[None], np.array([label])
     before = taught.predict_proba(X)[0, label]
-    md.sgd_step(taught, X, y, lr)
+    taught.sgd_step(X, y, lr)
     return taught, before, taught.predict_proba(X)[0, label]
 
 
