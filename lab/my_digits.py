@@ -349,7 +349,7 @@ def fine_tune(model: MLP, digits: DigitSet, replay: tuple[np.ndarray, np.ndarray
     mine_before, test_before = accuracy(model, digits), model.accuracy(X_test, y_test)
     k, r, n = settings.mine_per_batch, settings.replay_per_batch, len(digits)
     steps_per_epoch = -(-n // k)
-    good, epochs_done, note = tuned.copy(), 0, ""
+    good, good_test, epochs_done, note = tuned.copy(), test_before, 0, ""
     for epoch in range(settings.epochs):
         order = rng.permutation(n)
         for step in range(steps_per_epoch):
@@ -367,9 +367,8 @@ def fine_tune(model: MLP, digits: DigitSet, replay: tuple[np.ndarray, np.ndarray
                     f"more than {100 * settings.max_test_drop:.1f} points below the start; "
                     f"its weights were undone")
             break
-        good, epochs_done = tuned.copy(), epoch + 1
+        good, good_test, epochs_done = tuned.copy(), now, epoch + 1
         if progress is not None:
             progress((epoch + 1) / settings.epochs,
                      f"epoch {epoch + 1}/{settings.epochs} · MNIST test {now:.2%}")
-    return FineTuneResult(tuned, mine_before, accuracy(tuned, digits), test_before,
-                          tuned.accuracy(X_test, y_test), epochs_done, note)
+    return FineTuneResult(tuned, mine_before, accuracy(tuned, digits), test_before, good_test, epochs_done, note)
