@@ -434,7 +434,6 @@ def widget_value(key: str) -> Any:
 BOUNDARIES_PLAY_CHUNK = 20_000     # steps per press of Play, so a forgotten tab stops using the CPU
 
 
-
 def boundaries_widget_key(field: str) -> str:
     return f"bd_{field}"
 
@@ -497,11 +496,11 @@ def boundaries_playing() -> bool:
 def boundaries_set_playing(play: bool) -> None:
     """Play or pause (see actions.boundaries_play_pause). Setting, not toggling: a click that reaches the
     server twice, or after the state it was pressed in has changed, still means what its label said."""
-    s = st.session_state
-    current = s.get(Key.BD_SIDE)
-    done = current.steps if current is not None else 0
-    s[Key.BD_PLAY_UNTIL] = done + BOUNDARIES_PLAY_CHUNK if play else None
-    s[Key.BD_NOTICE] = None
+    if not play:
+        return boundaries_pause()
+    current = st.session_state.get(Key.BD_SIDE)
+    st.session_state[Key.BD_PLAY_UNTIL] = (current.steps if current is not None else 0) + BOUNDARIES_PLAY_CHUNK
+    st.session_state[Key.BD_NOTICE] = None
 
 
 def boundaries_should_pause(steps: int) -> bool:

@@ -15,7 +15,7 @@ import streamlit as st
 from mlp.model import MLP
 
 from . import page, state
-from .figures import WEIGHTS, _figure
+from .figures import WEIGHTS, _figure, colorbar
 
 RIVAL = "why_rival"    # widget key: the digit b the prediction is compared with
 
@@ -49,8 +49,7 @@ def figure(c: Contrast, x: np.ndarray) -> go.Figure:
     limit = float(np.abs(g).max()) or 1.0   # symmetric, so white is exactly 0
     ink = np.asarray(x, np.float64).reshape(28, 28)
     heat = dict(type="heatmap", z=g, zmin=-limit, zmax=limit, colorscale=WEIGHTS, customdata=ink,
-                colorbar=dict(thickness=12, title=dict(text=f"∂(z{c.a}−z{c.b})/∂x", side="right"),
-                              tickformat=".2~g"),
+                colorbar=colorbar(f"∂(z{c.a}−z{c.b})/∂x", tickformat=".2~g"),
                 hovertemplate="row %{y}, column %{x}<br>gradient %{z:.3g}<br>ink %{customdata:.2f}<extra></extra>")
     outline = dict(type="contour", z=ink, showscale=False, hoverinfo="skip", name="your ink",
                    contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),

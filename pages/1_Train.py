@@ -130,10 +130,10 @@ if contents is not None:
                          icon=":material/download:", on_click="ignore")
     save.caption(("The run's weights at the moment you click. " if trained else f"{model.label}. ")
                  + "Load the file here later, or with `mlp.weights.load`.")
-    name = keep = save   # one under the other: side by side the button's label was cut off at 1280 px
-    name.text_input("Name", key=Key.SAVE_NAME, max_chars=user_weights.MAX_NAME, placeholder="e.g. five-epochs",
+    # The name and its button one under the other: side by side the button's label was cut off at 1280 px.
+    save.text_input("Name", key=Key.SAVE_NAME, max_chars=user_weights.MAX_NAME, placeholder="e.g. five-epochs",
                     help="Letters, digits, '-', '_' and '.'; an existing file is never replaced.")
-    keep.button("Save to the weights folder", icon=":material/save:", on_click=actions.save_to_folder,
+    save.button("Save to the weights folder", icon=":material/save:", on_click=actions.save_to_folder,
                 width="stretch", help="On the server, in the app's weights folder, for anyone using this app.")
 load.file_uploader("Load weights (.npz)", type=["npz"], key=Key.UPLOAD, on_change=actions.load_upload,
                    max_upload_size=actions.MAX_UPLOAD_MB,
