@@ -26,6 +26,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from mlp.model import CLASSES, INPUTS, MLP, as_inputs
+from mlp.npz import member_count, read_header, shown
 
 MAX_DIGITS = 1000               # a set is drawn by hand: a thousand is far more than anyone draws
 MAX_STROKES_CHARS = 64_000      # one drawing's canvas JSON; a longer one is kept without its strokes
@@ -157,7 +158,7 @@ def from_bytes(raw: bytes, max_bytes: int = MAX_BYTES) -> DigitSet:
         raise SetError("the file is empty")
     if not zipfile.is_zipfile(io.BytesIO(raw)):
         raise SetError("not a My digits file: expected an .npz (zip) archive")
-    declared = _declared_members(raw)
+    declared = member_count(raw) or 0
     if declared > MAX_LISTED:   # checked before ZipFile reads a directory that may list a million names
         raise SetError(f"the archive lists {declared:,} members; a My digits file holds {len(MEMBERS)}")
     try:
@@ -168,7 +169,7 @@ def from_bytes(raw: bytes, max_bytes: int = MAX_BYTES) -> DigitSet:
             stems = [n[:-4] if n.endswith(".npy") else n for n in names]
             unexpected = [n for n, s in zip(names, stems) if s not in MEMBERS]
             if unexpected:
-                raise SetError(f"unexpected member '{_quoted(unexpected[0])}'; a My digits file holds only "
+                raise SetError(f"unexpected member '{shown(unexpected[0])}'; a My digits file holds only "
                                f"{', '.join(m + '.npy' for m in MEMBERS)}")
             if len(set(stems)) != len(stems):
                 raise SetError("a member appears twice in the archive")
@@ -183,18 +184,6 @@ def from_bytes(raw: bytes, max_bytes: int = MAX_BYTES) -> DigitSet:
     return _checked(arrays)
 
 
-def _declared_members(raw: bytes) -> int:
-    """How many members the zip's end-of-directory record says it has (0xFFFF: zip64, "many")."""
-    end = raw.rfind(b"PK\x05\x06", max(0, len(raw) - 22 - 0xFFFF))
-    return int.from_bytes(raw[end + 10:end + 12], "little") if end >= 0 else 0
-
-
-def _quoted(name: str, limit: int = 40) -> str:
-    """A name from the file made safe to show in a Markdown message: letters, digits, . _ - only, short."""
-    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "?" for c in name)
-    return safe[:limit] + ("…" if len(safe) > limit else "")
-
-
 # What each member may be: (allowed dtype kinds, allowed item sizes, number of dimensions).
 _LAYOUT = {"x": ("f", (4, 8), 2), "y": ("iu", (1, 2, 4, 8), 1), "strokes": ("u", (1,), 1)}
 
@@ -204,11 +193,6 @@ def _read_member(archive: zipfile.ZipFile, name: str, stem: str) -> np.ndarray:
     kinds, sizes, ndim = _LAYOUT[stem]
     with archive.open(name) as f:
         try:
-            version = np.lib.format.read_magic(f)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if read_header is None:
-                raise ValueError(f"unsupported .npy version {version}")
             shape, fortran, dtype = read_header(f)
         except (ValueError, SyntaxError, TypeError) as e:
             raise SetError(f"{name} is not a plain .npy array ({e})") from None

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .model import CLASSES, INPUTS, MLP
+from .npz import member_count, read_header, shown
 
 SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "mlp_784_128_10.npz"
 MAX_BYTES = 50 * 1024 * 1024   # 4096 hidden units in float64 is ~26 MB; nothing honest is bigger
@@ -99,7 +100,7 @@ def load(source, max_bytes: int = MAX_BYTES) -> MLP:
     sanitised names from the file.
     """
     raw = _read_capped(source, max_bytes)
-    members = _member_count(raw)
+    members = member_count(raw)
     if members is None:
         raise WeightsError("not a weights file: expected an .npz (zip) archive")
     if members > len(MEMBERS):
@@ -147,41 +148,21 @@ def _read_capped(source, max_bytes: int) -> bytes:
     return raw
 
 
-def _member_count(raw: bytes) -> int | None:
-    """Members the zip's end record declares (zip64 too), without parsing its directory; None if not a zip."""
-    at = raw.rfind(b"PK\x05\x06", max(0, len(raw) - 22 - 0xFFFF))
-    if at < 0 or len(raw) - at < 22:
-        return None
-    count = int.from_bytes(raw[at + 10:at + 12], "little")
-    locator = at - 20   # a zip64 end record is found through the locator just before the end record
-    if count == 0xFFFF and locator >= 0 and raw[locator:locator + 4] == b"PK\x06\x07":
-        record = int.from_bytes(raw[locator + 8:locator + 16], "little")
-        if raw[record:record + 4] == b"PK\x06\x06":
-            count = int.from_bytes(raw[record + 32:record + 40], "little")
-    return count
-
-
-def _shown(text: str, limit: int = 40) -> str:
-    """A name taken from the file, safe to quote: printable ASCII word characters only, and short."""
-    clean = re.sub(r"[^A-Za-z0-9._-]", "?", text)
-    return clean if len(clean) <= limit else clean[:limit] + "…"
-
-
 def _expected_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """{W1: info, ...}: exactly the expected arrays (meta optional), each once, nothing else."""
     infos = archive.infolist()
     others = [i.filename for i in infos if not i.filename.endswith(".npy")]
     if others:
-        raise WeightsError(f"not an .npz of arrays: the zip holds {_shown(others[0])!r}")
+        raise WeightsError(f"not an .npz of arrays: the zip holds {shown(others[0])!r}")
     found: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         name = info.filename[:-4]
         if name in found:
-            raise WeightsError(f"the zip holds {_shown(name)} twice")
+            raise WeightsError(f"the zip holds {shown(name)} twice")
         found[name] = info
     extra = sorted(set(found) - set(MEMBERS))
     if extra:
-        raise WeightsError(f"unexpected array(s) {', '.join(_shown(n) for n in extra[:3])}; "
+        raise WeightsError(f"unexpected array(s) {', '.join(shown(n) for n in extra[:3])}; "
                            f"a weights file holds only {', '.join(PARAMS)} and {META_KEY}")
     missing = [k for k in PARAMS if k not in found]
     if missing:
@@ -192,16 +173,7 @@ def _expected_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
 def _header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple, bool, np.dtype]:
     """(shape, fortran order, dtype) from a member's .npy header; nothing past the header is read."""
     with archive.open(info) as f:
-        return _read_header(f)
-
-
-def _read_header(f) -> tuple[tuple, bool, np.dtype]:
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(f)
-    if version == (2, 0):
-        return np.lib.format.read_array_header_2_0(f)
-    raise WeightsError(f"unsupported .npy format version {version}")
+        return read_header(f, WeightsError)
 
 
 def _shape_text(shape: tuple) -> str:
@@ -224,7 +196,7 @@ def _check_headers(headers: dict[str, tuple[tuple, bool, np.dtype]]) -> None:
     params = {k: headers[k] for k in PARAMS}
     for name, (_, _, dtype) in params.items():
         if dtype not in FLOATS:
-            raise WeightsError(f"{name} has dtype {_shown(str(dtype))}; expected float32 or float64")
+            raise WeightsError(f"{name} has dtype {shown(str(dtype))}; expected float32 or float64")
     W1 = params["W1"][0]
     if len(W1) != 2 or W1[0] != INPUTS:
         raise WeightsError(f"W1 has shape {_shape_text(W1)}; expected ({INPUTS}, hidden)")
@@ -245,10 +217,10 @@ def _data(archive: zipfile.ZipFile, info: zipfile.ZipInfo, shape: tuple, fortran
     """The array a checked header describes: exactly the bytes it declares, read and copied once."""
     count = math.prod(shape)
     with archive.open(info) as f:
-        _read_header(f)
+        read_header(f, WeightsError)
         raw = f.read(count * dtype.itemsize)
     if len(raw) != count * dtype.itemsize:
-        raise WeightsError(f"{_shown(info.filename)} is truncated")
+        raise WeightsError(f"{shown(info.filename)} is truncated")
     array = np.frombuffer(raw, dtype, count).reshape(shape, order="F" if fortran else "C")
     return np.array(array, order="C")
 
@@ -275,7 +247,7 @@ def _parse_meta(text: str) -> dict:
         raise WeightsError("the meta record is not a JSON object")
     for key, (wanted, ok) in META_RULES.items():
         if key in meta and not ok(meta[key]):
-            raise WeightsError(f"meta {key!r} must be {wanted}, not {_shown(repr(meta[key]), 20)}")
+            raise WeightsError(f"meta {key!r} must be {wanted}, not {shown(repr(meta[key]), 20)}")
     return meta
 
 
