@@ -101,7 +101,7 @@ def teach_drawing() -> None:
     scored = evaluate.evaluate(ref)   # cached per model: only the taught copy is measured here
     cost = my_digits.test_cost(ref.model, taught, mnist.test_set(), scored.accuracy if scored is not None else None)
     lessons = int(ref.model.meta.get("lessons", 0)) + 1
-    base = ref.model.meta.get("taught_from", ref.label.split(" (")[0])
+    base = models.taught_from(ref)
     taught.meta.update(lessons=lessons, taught_from=base)
     name = f"Your model: {base} + {lessons} lesson{'s' if lessons > 1 else ''}"
     state.set_own_model(models.new_ref(taught, name, prefix="taught"))

@@ -47,6 +47,12 @@ def new_ref(model: MLP, label: str, prefix: str = "model") -> ModelRef:
     return ModelRef(model, f"{prefix}-{next(_versions)}", plain(label))
 
 
+def taught_from(ref: ModelRef) -> str:
+    """The name of the model that Teach it or fine-tuning builds on: where a chain of lessons started,
+    else the ref's label without its parenthesis."""
+    return ref.model.meta.get("taught_from", ref.label.split(" (")[0])
+
+
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")      # a backslash before ASCII punctuation
 _ACTIVE = re.compile(r"([\\`*_\[\]<>!$|~#:])")      # what makes links, images, HTML, LaTeX, colours, icons
 

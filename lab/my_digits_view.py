@@ -183,7 +183,7 @@ def _run_fine_tune(ref: models.ModelRef, digits: md.DigitSet) -> None:
         st.error(f"Fine-tuning did not run: {e}. Nothing changed.", icon=":material/error:")
         return
     bar.empty()
-    base = ref.model.meta.get("taught_from", ref.label.split(" (")[0])
+    base = models.taught_from(ref)
     tuned = result.model
     tuned.meta.update(taught_from=base, test_accuracy=result.test_after, fine_tuned_on=len(digits),
                       fine_tune=dict(epochs=result.epochs_done, lr=settings.lr, mine_per_batch=settings.mine_per_batch,
