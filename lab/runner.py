@@ -377,10 +377,12 @@ class TrainingRunner:
                     self._recent.popleft()
             if result.epoch_done:
                 self._measure_epoch(trainer, X_test, y_test, X_sample, y_sample)
-                if self._stop.is_set():
-                    continue
+                # Every epoch trained and measured is a finished run, even if Stop came during the last
+                # measurement: "stopped" after the last epoch left a checkpoint with no epoch to continue.
                 if self._epoch >= self.config.epochs:
                     return self._end(FINISHED, "")
+                if self._stop.is_set():
+                    continue
             if self._on_checkpoint is not None and self._clock() - self._last_checkpoint >= CHECKPOINT_EVERY:
                 self._checkpoint()
             if self.step_delay:

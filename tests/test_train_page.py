@@ -101,6 +101,19 @@ def test_a_run_that_never_stepped_leaves_no_earlier_curve():
 
 # -- checkpoints ----------------------------------------------------------------------------
 
+def test_stop_pressed_as_the_last_epoch_is_measured_leaves_a_finished_run(monkeypatch):
+    """Seen in CI: such a run ended "stopped" with every epoch done, and continuing it failed (0 epochs)."""
+    measure = TrainingRunner._measure_epoch
+
+    def measure_then_stop(self, *args):
+        measure(self, *args)
+        self.stop()
+    monkeypatch.setattr(TrainingRunner, "_measure_epoch", measure_then_stop)
+    run = started(Config(epochs=1, batch_size=32, lr=0.1, hidden=16))
+    assert run.join(30)
+    assert run.status().phase == runner_module.FINISHED and run.status().epoch == 1
+
+
 def test_a_run_checkpoints_and_a_new_runner_continues_it_to_the_end():
     token = checkpoints.new_token()
     kept = []
