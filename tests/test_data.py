@@ -421,6 +421,7 @@ def run_cli(args, env, code="from mlp.fetch import main; import sys; sys.exit(ma
     return subprocess.run(command, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_fetches_verifies_and_reports(mirror, hashes, tiny, target):
     # The tiny files' hashes go into SHA256 in the child, so the real CLI code path can succeed.
     code = f"import sys, mlp.fetch as d; d.SHA256.clear(); d.SHA256.update({hashes!r}); sys.exit(d.main())"

@@ -199,6 +199,7 @@ def test_the_training_command_mixes_train_family_drawings_into_mnist(tmp_path, m
         train.main(["--synthetic", "-5"])
 
 
+@pytest.mark.slow
 def test_shipped_weights_read_the_held_out_families():
     """The issue's target: to_mnist + the shipped weights read ≥ 97% of styles never trained on."""
     from mlp import weights

@@ -16,6 +16,7 @@ def mnist():
         pytest.fail(f"real MNIST is needed (make test fetches it: python -m mlp.fetch): {e}")
 
 
+@pytest.mark.slow
 def test_training_on_a_few_thousand_samples_lowers_loss_and_beats_90_percent(mnist):
     (X, y), (X_test, y_test) = mnist
     X, y = X[:5000], y[:5000]
@@ -141,6 +142,7 @@ def test_large_learning_rate_stops_with_last_good_weights(mnist, lr):
     assert model.accuracy(X_test, y_test) == pytest.approx(good_accuracy, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_healthy_small_batch_training_is_not_called_divergence(mnist):
     (X, y), _ = mnist
     model = MLP.init(hidden=32, seed=0)
@@ -148,6 +150,7 @@ def test_healthy_small_batch_training_is_not_called_divergence(mnist):
     assert model.is_finite()
 
 
+@pytest.mark.slow
 def test_cli_trains_and_saves_with_meta(mnist, tmp_path, monkeypatch, capsys):
     out = tmp_path / "cli.npz"
     assert main(["--epochs", "1", "--hidden", "16", "--seed", "3", "--out", str(out)]) == 0
@@ -160,6 +163,7 @@ def test_cli_trains_and_saves_with_meta(mnist, tmp_path, monkeypatch, capsys):
         main(["--lr", "-1"])
 
 
+@pytest.mark.slow
 def test_shipped_weights_really_score_what_their_meta_says(mnist):
     _, (X_test, y_test) = mnist
     model = weights.load_shipped()
