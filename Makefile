@@ -30,7 +30,7 @@ run: $(VENV)/.runtime
 	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
-# A class on several cores: one app process per core behind HAProxy (README, "Serving a classroom").
+# A class on several cores: one app process per core behind HAProxy (docs/serving.md).
 # PROCESSES=n to choose how many; Ctrl-C stops them all.
 .PHONY: classroom
 classroom: $(VENV)/.runtime

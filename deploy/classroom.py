@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.classroom", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8501, help="the proxy's port, the one users open (8501)")
     parser.add_argument("--address", default="127.0.0.1",
-                        help="the proxy's address (127.0.0.1; a LAN address to serve a class, see the README)")
+                        help="the proxy's address (127.0.0.1; a LAN address to serve a class, see docs/serving.md)")
     parser.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                         help="another name students type to reach the proxy (repeatable); its --address is allowed")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,

@@ -38,7 +38,7 @@ MAX_PIXELS = 4096 * 4096  # refuse images that would take seconds and hundreds o
 
 # Stroke width to normalise to, in pixels of the 20-px box: the median width of MNIST
 # test digits, so a drawing's stroke looks like MNIST's; wider read drawings better but
-# MNIST-like input worse (README, "Numbers behind the constants").  None = no width step.
+# MNIST-like input worse (docs/constants.md).  None = no width step.
 STROKE_WIDTH: float | None = 2.3
 WORK_SIZE = 80           # the width change is done at this resolution (4× the box): fast at any input size
 MAX_RADIUS = 6           # work pixels; only scribbles covering the canvas would ask for more erosion

@@ -8,9 +8,9 @@ which must leave none of its processes behind.  Through the proxy:
 - 20 users draw at once (tests/test_load.py's drawing users): every answer arrives, is the
   digit drawn, median under 1.5 s, and both processes serve some of them.  Here the 20 users' Chromium
   shares the server's two cores (load average ~8), which a classroom's own laptops would not: the bound
-  catches a queue that stalls, and the README's capacity table reports the figures measured.
+  catches a queue that stalls, and docs/serving.md's capacity table reports the figures measured.
 
-MLP_LAB_CLASSROOM_USERS and MLP_LAB_CLASSROOM_PROCESSES change the load's size (the README's
+MLP_LAB_CLASSROOM_USERS and MLP_LAB_CLASSROOM_PROCESSES change the load's size (docs/serving.md's
 capacity figures were measured that way).  Run with -s to see the latencies printed.
 """
 from __future__ import annotations
