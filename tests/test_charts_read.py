@@ -5,12 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab import boundary_figures, figures, mnist, models, train_view, words
+from streamlit.testing.v1 import AppTest
+
+from lab import boundary_figures, checkpoints, figures, mnist, models, train_view, words
+from lab.checkpoints import Checkpoint
 from lab.runner import DIVERGED, FINISHED, RUNNING, Status
 from lab.state import Key
+from mlp.model import MLP
 from mlp.train import Config
-from support import (array, canvas_from_mnist, click, draw, first_test_image_of, needs_mnist, new_session, no_errors,
-                     plotly, start_runner)
+from support import (APP, array, canvas_from_mnist, click, draw, first_test_image_of, needs_mnist, new_session,
+                     no_errors, plotly, start_runner, track_session)
 
 
 def status(phase=FINISHED, losses=(2.3, 1.0, 0.5), steps=None, test=(), train=(), dead=(), epochs=None) -> Status:
@@ -161,3 +165,17 @@ def test_the_first_run_goes_on_well_after_its_charts_first_draw(app):
     epochs = app.number_input(key=Key.train("epochs")).value
     assert epochs == Config().epochs >= 15, "as mlp.train: about 10 s idle, 14 accuracy points after the first"
     assert any(f"Press Start to train {epochs} epochs" in i.value for i in app.info) or not mnist.is_ready()
+
+
+def test_a_restored_run_is_described_in_one_sentence_without_stray_stops():
+    """It read "(Finished 1 epochs, test accuracy 97.0%.), as it was…"."""
+    token = checkpoints.new_token()
+    losses = np.linspace(2, 0.5, 100, dtype=np.float32)
+    checkpoints.save(token, Checkpoint(Config(epochs=1, hidden=8), MLP.init(hidden=8, seed=1), np.arange(1, 101),
+                                       losses, (0.97,), (0.98,), (1,), 1, FINISHED, 100))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state[Key.BROWSER_TOKEN] = token              # the browser's cookie, as a reload sends it
+    at.switch_page("pages/1_Train.py")
+    track_session(at.run())
+    said = " ".join(i.value for i in at.info)
+    assert "(Finished 1 epoch, test accuracy 97.0%), as it was" in said, said
