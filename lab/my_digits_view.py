@@ -123,7 +123,7 @@ def _readings(digits: md.DigitSet) -> None:
                  caption=[" ".join(f"{MODEL_NAMES[s][0].upper()}{a[i]}{'' if a[i] == digit else '✗'}"
                                    for s, a in answers.items()) for i in shown])
         if len(indices) > len(shown):
-            st.caption(f"and {len(indices) - len(shown)} older ones")
+            st.caption(f"and {words.count(len(indices) - len(shown), 'older one')}")
 
 
 def _file(digits: md.DigitSet) -> None:
