@@ -79,7 +79,8 @@ def loss_curve(status: Status, config: Config, earlier: list[EarlierRun] = ()) -
                           marker=dict(symbol="triangle-up" if off_scale else "x", size=14, color=DIVERGED_COLOUR),
                           text=[words_for], textposition="bottom left", textfont=dict(color=DIVERGED_COLOUR),
                           hovertemplate="step %{x}: loss %{customdata:,.4g}<extra>diverged</extra>"))
-    layout = dict(xaxis=dict(title=dict(text="step"), range=[0, right], **figures.COUNTS),
+    layout = dict(xaxis=dict(title=dict(text="step"), range=[0, right], dtick=1 if right <= 10 else None,  # no step 0.5
+                             **figures.COUNTS),
                   yaxis=dict(title=dict(text="cross-entropy loss"), range=[0, top], **figures.COUNTS))
     if status.dead_units:
         per_epoch = status.total_steps / max(status.epochs, 1)

@@ -120,6 +120,8 @@ def test_a_running_run_is_drawn_to_its_own_steps_and_keeps_a_loss_on_the_scale()
     figure = train_view.loss_curve(status(RUNNING, losses=[2.3, 1.5, 1.1], steps=[10, 20, 30]), Config(),
                                    [earlier]).to_plotly_json()
     assert figure["layout"]["xaxis"]["range"] == [0, 30]
+    few = train_view.loss_curve(status(DIVERGED, losses=[2.3, 41.1]), Config(lr=50.0)).to_plotly_json()
+    assert few["layout"]["xaxis"]["range"] == [0, 2] and few["layout"]["xaxis"]["dtick"] == 1, "no step 0.5"
     assert figure["layout"]["yaxis"]["range"][1] == pytest.approx(1.05 * 2.3)
 
 
