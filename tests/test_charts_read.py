@@ -9,22 +9,13 @@ from streamlit.testing.v1 import AppTest
 
 from lab import boundary_figures, checkpoints, figures, mnist, models, train_view, words
 from lab.checkpoints import Checkpoint
-from lab.runner import DIVERGED, FINISHED, RUNNING, Status
+from lab.runner import DIVERGED, FINISHED, RUNNING
 from lab.state import Key
 from mlp.model import MLP
 from mlp.train import Config
 from support import (APP, array, canvas_from_mnist, click, draw, first_test_image_of, needs_mnist, new_session,
                      no_errors, plotly, start_runner, track_session)
-
-
-def status(phase=FINISHED, losses=(2.3, 1.0, 0.5), steps=None, test=(), train=(), dead=(), epochs=None) -> Status:
-    losses = np.asarray(losses, dtype=float)
-    steps = np.arange(1, len(losses) + 1) if steps is None else np.asarray(steps)
-    epochs = epochs or max(len(test), 1)
-    return Status(phase=phase, message="", epoch=len(test), epochs=epochs, steps=int(steps[-1]),
-                  total_steps=int(steps[-1]), samples_per_second=0.0, eta_seconds=None, fetch_fraction=None,
-                  fetch_step="", losses=losses, loss_steps=steps, test_accuracy=tuple(test),
-                  train_accuracy=tuple(train), dead_units=tuple(dead))
+from support import run_status as status
 
 
 def percentage_axes(figure) -> list[dict]:

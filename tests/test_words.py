@@ -8,6 +8,7 @@ import pytest
 from lab import budget, describe, share, words
 from lab.runner import FINISHED, STOPPED, Status
 from mlp.train import Config
+from support import run_status
 
 
 def test_counts_agree_with_their_noun():
@@ -46,10 +47,8 @@ def test_a_sentence_inside_another_drops_its_full_stop():
     assert words.clause("Loading MNIST…") == "Loading MNIST…"
 
 
-def status(phase: str, epochs: int, steps: int, accuracy: float | None = 0.97) -> Status:
-    return Status(phase=phase, message="", epoch=epochs, epochs=epochs, steps=steps, total_steps=steps,
-                  samples_per_second=0.0, eta_seconds=None, fetch_fraction=None, fetch_step="",
-                  losses=np.ones(3), loss_steps=np.arange(1, 4), test_accuracy=(accuracy,) * epochs)
+def status(phase: str, epochs: int, steps: int) -> Status:
+    return run_status(phase, losses=np.ones(steps), test=(0.97,) * epochs)
 
 
 def test_a_run_in_words_counts_its_epochs_and_steps_right():
