@@ -1,13 +1,15 @@
 """Draw (home page): draw a digit and watch the network read it, from pixels to probabilities."""
 import streamlit as st
 
-from lab import actions, canvas, draw, figures, images, mnist, models, my_digits_view, narrow, page, state, why
+from lab import actions, canvas, draw, figures, images, mnist, models, my_digits_view, narrow, page, state, why, words
 from lab.canvas_widget import st_canvas
 from lab.state import Key
 
 model = page.frame("Draw", ":material/draw:", heading="Draw a digit")
 STAGE_WIDTH = 140   # px: every stage of the pipeline shown at one size, pixels kept sharp
 SOURCE_NAMES = {state.SHIPPED: "Shipped weights", state.TRAINED: "Model from the Train page", state.OWN: "Your model"}
+CHOICES_HELP = ("The model being trained appears once a run has started on the Train page; "
+                "your model once you teach it or load weights.")
 
 canvas.reopen_if_dropped()
 left, right = st.columns([5, 6], gap="large")
@@ -25,9 +27,11 @@ with right:
     sources = state.available_sources()
     if state.model_source() not in sources:
         state.set_model_source(state.SHIPPED)
-    st.radio("Which model answers", sources, format_func=SOURCE_NAMES.get, **state.kept(Key.MODEL_SOURCE),
-             horizontal=True, help="The model being trained appears once a run has started on the Train page; "
-                                   "your model once you teach it or load weights.")
+    if len(sources) > 1:
+        st.radio("Which model answers", sources, format_func=SOURCE_NAMES.get, **state.kept(Key.MODEL_SOURCE),
+                 horizontal=True, help=CHOICES_HELP)
+    else:   # a choice of one is no choice: say which model answers, and how others come
+        st.markdown(f"**Which model answers**: {SOURCE_NAMES[sources[0]]}", help=CHOICES_HELP)
     if unreadable is not None:
         st.warning(f"Could not read the drawing: {unreadable}. Press Clear and draw again.",
                    icon=":material/broken_image:")
@@ -70,7 +74,8 @@ with heat:
                     config=page.PLOT, key="hidden")
     _, reference = mnist.reference_inputs()
     st.caption(f"{int((result.h > 0).sum())} of {len(result.h)} units fire for this drawing. "
-               f"✕ marks the {int(dead.sum())} dead units, silent on all {reference}.")
+               f"{words.count(int(dead.sum()), 'unit')} {words.plural(int(dead.sum()), 'is', 'are')} dead, silent on "
+               f"all {reference} (marked ✕).")
 with units:
     top = draw.top_units(model.model, result.h, result.digit)
     st.markdown(f"**The units that pushed “{result.digit}” most** (h_j · W2[j, {result.digit}]), "

@@ -12,5 +12,6 @@ Pages (`app.py`, `pages/`) only lay out; what they show and do lives here:
 - models    the shipped model (loaded once, read-only) and per-model caches
 - mnist     MNIST loaded once per process, and a synthetic stand-in
 - draw, backprop, evaluate   what the Draw, Backprop and Evaluate pages compute
-- figures   plotly figures; images: arrays → pictures; blas: one BLAS thread
+- figures   plotly figures (the one rule for percentage axes); images: arrays → pictures; blas: one BLAS thread
+- words     numbers and nouns in messages: counts with plurals, a/an, numbers for people (no Streamlit)
 """

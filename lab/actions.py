@@ -10,7 +10,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from mlp import weights
 from mlp.model import MLP
 
-from . import browser, checkpoints, draw, evaluate, mnist, models, my_digits, state, train_view, user_weights
+from . import browser, checkpoints, draw, evaluate, mnist, models, my_digits, state, train_view, user_weights, words
 from .runner import TrainingBusy, TrainingRunner
 from .state import Key, Notice
 
@@ -165,7 +165,7 @@ def load_upload() -> None:
     state.set_own_model(models.new_ref(model, f"Loaded from {uploaded.name}", prefix="upload"))
     state.set_model_source(state.OWN)
     state.set_upload_outcome(uploaded.file_id, Notice(
-        "success", f"Loaded {name} ({model.hidden} hidden units); it is now the model in use."))
+        "success", f"Loaded {name} ({words.count(model.hidden, 'hidden unit')}); it is now the model in use."))
 
 
 def weights_to_save(run: TrainingRunner | None, fallback: models.ModelRef) -> tuple[MLP, dict]:
@@ -219,8 +219,8 @@ def load_saved() -> None:
         return state.set_notice(Notice("error", f"Could not load {name}: {e}"), slot=state.WEIGHTS)
     state.set_own_model(models.new_ref(model, f"Loaded from {name}", prefix="saved"))
     state.set_model_source(state.OWN)
-    state.set_notice(Notice("success", f"Loaded {name} ({model.hidden} hidden units); it is now the model in use."),
-                     slot=state.WEIGHTS)
+    state.set_notice(Notice("success", f"Loaded {name} ({words.count(model.hidden, 'hidden unit')}); it is now "
+                                       "the model in use."), slot=state.WEIGHTS)
 
 
 

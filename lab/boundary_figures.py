@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from . import figures  # noqa: F401  (imports pandas whole before any figure; see lab/figures.py)
+from . import figures   # (also imports pandas whole before any figure; see lab/figures.py)
 
 CLASS_COLORS = ("#2f6db5", "#e4572e")            # class 0 blue, class 1 orange, as the points
 # Light tints of the class colours for the regions, white where the model is undecided.
@@ -56,5 +56,5 @@ def accuracy_race(steps: np.ndarray, linear: np.ndarray, mlp: np.ndarray, height
     return go.Figure(data=data, layout=dict(
         height=height, margin=dict(l=10, r=10, t=30, b=10), showlegend=True,
         legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"),
-        xaxis=dict(title=dict(text="SGD steps"), rangemode="tozero"),
-        yaxis=dict(title=dict(text="training accuracy"), range=[0.4, 1.02], tickformat=".0%")))
+        xaxis=dict(title=dict(text="SGD steps"), rangemode="tozero", **figures.COUNTS),
+        yaxis=figures.percent_axis(0.4, 1.02, title=dict(text="training accuracy"))))

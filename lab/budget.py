@@ -13,6 +13,8 @@ from mlp.augment import CHUNK
 from mlp.model import CLASSES, INPUTS
 from mlp.train import Config
 
+from . import words
+
 TRAINING_IMAGES = 60_000
 FLOAT = 4                        # bytes: runs train in float32
 MODEL_COPIES = 5                 # the model, its last good copy, the gradients, the page's snapshot, one spare
@@ -70,8 +72,9 @@ def check(config: Config) -> Config:
                          f"more than the {_size(limit)} one run may use on this server; "
                          "use a smaller batch or fewer hidden units")
     if step_work(config) > MAX_STEP_WORK:
-        raise OverBudget(f"{shape} makes each step about {step_work(config) / 1e9:.1f} billion multiply-adds, more "
-                         f"than the {MAX_STEP_WORK / 1e9:.1f} billion that keep a step under a second (Stop waits "
+        work, most = words.apart(step_work(config) / 1e9, MAX_STEP_WORK / 1e9)
+        raise OverBudget(f"{shape} makes each step about {work} billion multiply-adds, more "
+                         f"than the {most} billion that keep a step under a second (Stop waits "
                          "for the step in progress); use a smaller batch or fewer hidden units")
     return config
 

@@ -1,6 +1,7 @@
 """A training run in words, for the sidebar, the Train page and the model's label."""
 from __future__ import annotations
 
+from . import words
 from .runner import DIVERGED, FAILED, FETCHING, FINISHED, ORPHANED, PAUSED, RUNNING, STARTING, STOPPED, Status
 
 
@@ -16,8 +17,8 @@ def run(status: Status | None) -> str:
         FETCHING: f"Fetching MNIST: {status.fetch_step} {status.fetch_fraction or 0:.0%}",
         RUNNING: f"Running: {where}",
         PAUSED: f"Paused at {where}",
-        FINISHED: f"Finished {status.epochs} epochs{accuracy}.",
-        STOPPED: f"Stopped after {status.steps:,} steps{accuracy}.",
+        FINISHED: f"Finished {words.count(status.epochs, 'epoch')}{accuracy}.",
+        STOPPED: f"Stopped after {words.count(status.steps, 'step')}{accuracy}.",
         DIVERGED: "Diverged; last good weights kept.",
         FAILED: "Failed (see Train).",
         ORPHANED: "Stopped: its page went away.",
@@ -30,4 +31,4 @@ def trained_model(status: Status) -> str:
         return f"Model being trained (epoch {min(status.epoch + 1, status.epochs)}/{status.epochs}, " \
                f"step {status.steps:,})"
     last = status.test_accuracy[-1] if status.test_accuracy else None
-    return f"Trained model ({status.steps:,} steps" + (f", {last:.1%} test accuracy)" if last else ")")
+    return f"Trained model ({words.count(status.steps, 'step')}" + (f", {last:.1%} test accuracy)" if last else ")")

@@ -12,7 +12,7 @@ from PIL import Image
 from mlp import preprocess
 from mlp.model import MLP
 
-from . import models
+from . import models, words
 
 LOW_CONFIDENCE = 0.6     # below this the answer is a guess, and the page says so
 # The canvas is 280 px, times the screen's pixel ratio at most; a bigger picture did not come from
@@ -49,7 +49,7 @@ def canvas_image(canvas) -> np.ndarray | None:
         with Image.open(io.BytesIO(raw)) as picture:   # reads the header only: the size is known before decoding
             width, height = picture.size
             if max(width, height) > MAX_CANVAS_SIDE:
-                raise CanvasError(f"the canvas sent a {width}×{height} picture; "
+                raise CanvasError(f"the canvas sent {words.article(width)}×{height} picture; "
                                   f"the most accepted is {MAX_CANVAS_SIDE}×{MAX_CANVAS_SIDE}")
             if picture.mode.startswith("I"):             # 16-bit grey: RGBA conversion would saturate it
                 return (np.asarray(picture, np.uint32) >> 8).astype(np.uint8)
@@ -114,7 +114,7 @@ def confidence_words(a: Answer) -> str:
         return f"Confident: {a.confidence:.0%}."
     if a.confidence >= LOW_CONFIDENCE:
         return f"Fairly sure: {a.confidence:.0%} (next best {runner_up} at {a.p[runner_up]:.0%})."
-    return (f"Low confidence: only {a.confidence:.0%}; it might be a {runner_up} ({a.p[runner_up]:.0%}). "
+    return (f"Low confidence: only {a.confidence:.0%}; it might be {words.article(runner_up)} ({a.p[runner_up]:.0%}). "
             "The network is unsure, try drawing bigger, centred and with one clear stroke.")
 
 

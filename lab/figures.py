@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -30,7 +31,7 @@ def _figure(data: list[dict], height: int, title: str | None = None, show_legend
     enough to fit a third of a 1280 px page.
     """
     for axis in ("xaxis", "yaxis"):
-        layout[axis] = dict(exponentformat="power", **layout.get(axis, {}))
+        layout[axis] = {"exponentformat": "power", **layout.get(axis, {})}
     return go.Figure(data=data, layout=dict(
         height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), showlegend=show_legend,
         title=dict(text=title, font=dict(size=14)) if title else None, **layout))
@@ -54,6 +55,47 @@ def _unit_axes(hidden: int, columns: int, pitch: float = 1.0, offset: float = 0.
     return x, y
 
 
+# Axes of counts (steps, images, a loss): plotly's "power" format writes all of an axis's ticks over the
+# exponent of its largest (5000 as "0.5×10⁴" beside 10⁴); these are written in full, 5,000.
+COUNTS = dict(exponentformat="none", separatethousands=True)
+LABEL_SIZE = 13          # px: numbers written on a chart, as readable as the page's small text
+PERCENT_TICKS = 5        # about this many labelled ticks on a percentage axis
+
+
+def percent_axis(low: float, high: float, **axis) -> dict:
+    """An axis of fractions shown as percentages over [low, high], whose tick labels never repeat.
+
+    The one rule for every percentage axis: ticks every 1, 2 or 5 × 10ᵏ points, about PERCENT_TICKS of
+    them, each written with just the decimals its step needs (11.92%, 11.94%…; 20%, 40%…).  Plotly's own
+    ticks with a fixed ".1%" wrote 12.0%, 12.0%, 12.0%, 11.9% over a 0.1-point span.
+    """
+    span = max(high - low, 1e-6)
+    raw = span * 100 / PERCENT_TICKS                             # points between ticks, before rounding
+    power = 10 ** math.floor(math.log10(raw))
+    step = min((m * power for m in (1, 2, 5, 10)), key=lambda step: abs(math.log(step / raw)))
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    first = math.ceil(low * 100 / step - 1e-9)
+    last = math.floor(min(high, 1.0) * 100 / step + 1e-9)       # no tick past 100%: a share goes no higher
+    points = [round(k * step, decimals + 2) for k in range(first, last + 1)]
+    return dict(range=[low, high], tickmode="array", tickvals=[p / 100 for p in points],
+                ticktext=[f"{p:.{decimals}f}%" for p in points], **axis)
+
+
+def around(values, least: float = 0.004, margin: float = 0.15, top: float = 1.0) -> tuple[float, float]:
+    """A range [low, high] zoomed on `values` (fractions): `margin` of their spread either side, at least
+    `least` wide, within [0, top + margin·spread] so a value of 100% is not drawn on the edge."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return 0.0, top
+    low, high = float(values.min()), float(values.max())
+    if high - low < least:
+        middle = (low + high) / 2
+        low, high = middle - least / 2, middle + least / 2
+    pad = margin * (high - low)
+    return max(0.0, low - pad), min(top + pad, high + pad)
+
+
 TOP_LEGEND = dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom")
 
 
@@ -73,7 +115,7 @@ def before_after(before: np.ndarray, after: np.ndarray, label: int) -> go.Figure
     bars = [dict(type="bar", x=DIGITS, y=before, name="before", marker=dict(color=MUTED)),
             dict(type="bar", x=DIGITS, y=after, name="after", marker=dict(color=ACCENT))]
     return _figure(bars, 260, f"p before and after learning “{label}”", show_legend=True, legend=TOP_LEGEND,
-                   barmode="group", yaxis=dict(range=[0, 1.05], tickformat=".0%"),
+                   barmode="group", yaxis=percent_axis(0, 1.05),
                    xaxis=dict(type="category", title=dict(text="digit")))
 
 
@@ -142,7 +184,8 @@ def bars(values: np.ndarray, labels=None, title: str | None = None, signed: bool
 
 def histogram(values: np.ndarray, title: str | None = None, x_title: str = "activation") -> go.Figure:
     hist = dict(type="histogram", x=np.asarray(values, dtype=float), nbinsx=50, marker=dict(color=MUTED))
-    return _figure([hist], 260, title, xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text="test digits")))
+    return _figure([hist], 260, title, xaxis=dict(title=dict(text=x_title)),
+                   yaxis=dict(title=dict(text="test digits"), **COUNTS))
 
 
 def matrix(m: np.ndarray, title: str | None = None, x_title: str = "", y_title: str = "",
@@ -215,8 +258,20 @@ def confusion(cm: np.ndarray, highlight: tuple[int, int] | None = None) -> go.Fi
 
 
 def per_class_accuracy(accuracy: np.ndarray) -> go.Figure:
-    bar = dict(type="bar", x=DIGITS, y=accuracy, marker=dict(color=MUTED), text=[f"{a:.1%}" for a in accuracy],
-               textposition="outside", cliponaxis=False, hovertemplate="digit %{x}: %{y:.2%}<extra></extra>")
-    return _figure([bar], 300, "Accuracy per digit", yaxis=dict(range=[0, 1.1], tickformat=".0%",
-                                                                  title=dict(text="test digits read right")),
-                   xaxis=dict(type="category", title=dict(text="true digit")))
+    """Accuracy on each true digit as a dot plot, hardest digit at the top, each dot labelled with its value.
+
+    The axis is zoomed on the values (97.6% and 99.7% must look apart; bars from 0 made them equal)
+    and the labels are plain scatter text, which plotly does not shrink to a bar's width as it did (~6 px).
+    """
+    accuracy = np.asarray(accuracy, dtype=float)
+    order = np.argsort(accuracy, kind="stable")
+    low, high = around(accuracy)
+    labels = [f"{a:.1%}" for a in accuracy[order]]
+    dots = dict(type="scatter", x=accuracy[order], y=[DIGITS[d] for d in order], mode="markers+text",
+                text=labels, textposition="middle right", textfont=dict(size=LABEL_SIZE), cliponaxis=False,
+                marker=dict(color=[ACCENT if d == order[0] else MUTED for d in order], size=12),
+                hovertemplate="digit %{y}: %{x:.2%} read right<extra></extra>")
+    room_for_labels = high + 0.3 * (high - low)
+    return _figure([dots], 340, "Accuracy per digit, hardest first", font=dict(size=LABEL_SIZE),
+                   xaxis=percent_axis(low, room_for_labels, title=dict(text="test digits read right")),
+                   yaxis=dict(type="category", autorange="reversed", title=dict(text="true digit")))

@@ -28,6 +28,8 @@ import numpy as np
 from mlp.model import CLASSES, INPUTS, MLP, as_inputs
 from mlp.npz import member_count, read_header, shown
 
+from . import words
+
 MAX_DIGITS = 1000               # a set is drawn by hand: a thousand is far more than anyone draws
 MAX_STROKES_CHARS = 64_000      # one drawing's canvas JSON; a longer one is kept without its strokes
 MAX_BYTES = 32 * 1024 * 1024    # the file; x in float64 for MAX_DIGITS is 6.3 MB, strokes at most 64 MB raw
@@ -225,7 +227,7 @@ def _checked(arrays: dict[str, np.ndarray]) -> DigitSet:
     if x.shape[1] != INPUTS:
         raise SetError(f"x.npy has shape {x.shape}; each drawing must be {INPUTS} numbers (28×28)")
     if x.shape[0] != n:
-        raise SetError(f"x.npy holds {x.shape[0]} drawings but y.npy {n} labels")
+        raise SetError(f"x.npy holds {words.count(x.shape[0], 'drawing')} but y.npy {words.count(n, 'label')}")
     if n == 0:
         raise SetError("the file holds no drawings")
     if n > MAX_DIGITS:
@@ -233,7 +235,8 @@ def _checked(arrays: dict[str, np.ndarray]) -> DigitSet:
     if not np.isfinite(x).all():
         raise SetError("x.npy contains NaN or infinite values")
     if x.min() < 0 or x.max() > 1:
-        raise SetError(f"x.npy has values from {x.min():g} to {x.max():g}; inputs are in [0, 1]")
+        raise SetError(f"x.npy has values from {words.number(x.min())} to {words.number(x.max())}; "
+                       "inputs are in [0, 1]")
     if y.min() < 0 or y.max() >= CLASSES:
         raise SetError(f"y.npy has labels from {y.min()} to {y.max()}; a label is a digit 0..9")
     strokes = (None,) * n

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import actions, draw, figures, images, mnist, models, my_digits as md, page, state
+from . import actions, draw, figures, images, mnist, models, my_digits as md, page, state, words
 from .state import Key, Notice
 
 SLOT = "my_digits"            # where this module's messages are shown
@@ -24,15 +24,16 @@ def is_it_right(answer: draw.Answer, drawing: state.Drawing) -> None:
     st.markdown("**Is it right?**")
     state.follow(Key.TEACH_LABEL, answer.digit, drawing.digest)
     yes, pick, fix = st.columns([3, 2.2, 2.8], vertical_alignment="bottom")
-    yes.button(f"Yes, it is a {answer.digit}", icon=":material/check:", on_click=confirm, args=(answer.digit,),
-               key="confirm_digit")
+    yes.button(f"Yes, it is {words.article(answer.digit)}", icon=":material/check:", on_click=confirm,
+               args=(answer.digit,), key="confirm_digit")
     pick.selectbox("The right digit is", range(10), key=Key.TEACH_LABEL)
     fix.button("Correct it", icon=":material/edit:", on_click=correct, key="correct_digit")
     page.show(state.take_notice(SLOT))
     digits = state.my_digits()
     known = digits.label_of(drawing.x)
     if known is not None:
-        st.markdown(f"This drawing is in **My digits** as a {known}; the set holds {len(digits)}.")
+        st.markdown(f"This drawing is in **My digits** as {words.article(known)}; the set holds "
+                    f"{words.count(len(digits), 'drawing')}.")
         st.page_link(PAGE, label="See My digits and fine-tune on them", icon=":material/collections_bookmark:")
     else:
         st.caption("Either answer adds the drawing to *My digits*, your own labelled set: see what each model "
@@ -108,7 +109,7 @@ def _models() -> dict[str, models.ModelRef]:
 def _readings(digits: md.DigitSet) -> None:
     refs = _models()
     answers = {source: md.answers(ref.model, digits) for source, ref in refs.items()}
-    st.subheader(f"{_count(len(digits), 'drawing')}: what each model reads")
+    st.subheader(f"{words.count(len(digits), 'drawing')}: what each model reads")
     st.markdown("\n".join(f"- **{MODEL_NAMES[s]}**: reads {int((answers[s] == digits.y).sum())} of {len(digits)} "
                           f"right ({md.accuracy(ref.model, digits):.0%}) · {ref.label}" for s, ref in refs.items()))
     st.caption("Under each drawing: what " + ", ".join(f"**{MODEL_NAMES[s][0].upper()}** = {MODEL_NAMES[s]}"
@@ -116,19 +117,19 @@ def _readings(digits: md.DigitSet) -> None:
     for digit, indices in digits.by_digit().items():
         shown = indices[-SHOWN_PER_DIGIT:]
         right = {s: int((a[indices] == digit).sum()) for s, a in answers.items()}
-        st.markdown(f"**{digit}** · {_count(len(indices), 'drawing')} · "
+        st.markdown(f"**{digit}** · {words.count(len(indices), 'drawing')} · "
                     + " · ".join(f"{MODEL_NAMES[s]} {right[s]}/{len(indices)}" for s in refs))
         st.image([images.digit(digits.x[i], THUMBNAIL) for i in shown],
                  caption=[" ".join(f"{MODEL_NAMES[s][0].upper()}{a[i]}{'' if a[i] == digit else '✗'}"
                                    for s, a in answers.items()) for i in shown])
         if len(indices) > len(shown):
-            st.caption(f"and {len(indices) - len(shown)} older ones")
+            st.caption(f"and {words.count(len(indices) - len(shown), 'older one')}")
 
 
 def _file(digits: md.DigitSet) -> None:
     st.subheader("Keep it")
     save, load = st.columns(2, gap="large")
-    save.download_button(f"Download the set ({_count(len(digits), 'drawing')})",
+    save.download_button(f"Download the set ({words.count(len(digits), 'drawing')})",
                          data=md.to_bytes(digits) if len(digits) else b"", file_name=FILE_NAME,
                          mime="application/octet-stream", icon=":material/download:",
                          disabled=not len(digits), on_click="ignore", key="my_digits_download")
@@ -137,7 +138,7 @@ def _file(digits: md.DigitSet) -> None:
     undo.button("Remove the last one", icon=":material/undo:", on_click=remove_last, disabled=not len(digits),
                 key="my_digits_remove_last")
     with empty.popover("Empty the set", icon=":material/delete:", disabled=not len(digits)):
-        st.button(f"Yes, remove all {len(digits)} drawings", on_click=empty_set, key="my_digits_empty")
+        st.button(f"Yes, remove {words.count(len(digits), 'drawing')}", on_click=empty_set, key="my_digits_empty")
     load.file_uploader("Load a set (.npz); its drawings join yours", type=["npz"], key=Key.MY_DIGITS_UPLOAD,
                        on_change=load_set, max_upload_size=max(1, md.MAX_BYTES // 2**20))
     uploaded = state.widget_value(Key.MY_DIGITS_UPLOAD)
@@ -196,19 +197,15 @@ def _run_fine_tune(ref: models.ModelRef, digits: md.DigitSet) -> None:
 
 
 def _show_fine_tune(started_from: str, size: int, result: md.FineTuneResult) -> None:
-    st.markdown(f"**Fine-tuned** {started_from} on {_count(size, 'drawing')}: it is now your model, in use.")
+    st.markdown(f"**Fine-tuned** {started_from} on {words.count(size, 'drawing')}: it is now your model, in use.")
     st.dataframe([{"": "My digits", "before": f"{result.mine_before:.1%}", "after": f"{result.mine_after:.1%}"},
                   {"": "MNIST test", "before": f"{result.test_before:.2%}", "after": f"{result.test_after:.2%}"}],
                  hide_index=True, key="fine_tune_table")
     drop = result.drop_points
     st.markdown(f"MNIST test moved by {-drop:+.2f} points (at most {100 * md.MAX_TEST_DROP:.1f} allowed), "
-                f"after {_count(result.epochs_done, 'epoch')}.")
+                f"after {words.count(result.epochs_done, 'epoch')}.")
     if result.note:
         st.warning(f"Fine-tuning {result.note}.", icon=":material/warning:")
-
-
-def _count(n: int, thing: str) -> str:
-    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 # -- callbacks ------------------------------------------------------------------------------------------
@@ -234,7 +231,7 @@ def _add(label: int) -> None:
     except ValueError as e:
         return state.set_notice(Notice("error", f"Not added: {e}."), SLOT)
     state.set_my_digits(digits)
-    state.set_notice(Notice("success", f"Added to My digits as a {label}."), SLOT)
+    state.set_notice(Notice("success", f"Added to My digits as {words.article(label)}."), SLOT)
 
 
 @state.callback
@@ -249,10 +246,10 @@ def load_set() -> None:
         merged = mine.merged(loaded)
     except ValueError as e:   # md.SetError is one
         outcome = Notice("error", f"That file was not loaded: {e}. Your set is unchanged "
-                                  f"({_count(len(mine), 'drawing')}).")
+                                  f"({words.count(len(mine), 'drawing')}).")
     else:
         state.set_my_digits(merged)
-        outcome = Notice("success", f"Loaded {_count(len(loaded), 'drawing')}; the set now holds {len(merged)}.")
+        outcome = Notice("success", f"Loaded {words.count(len(loaded), 'drawing')}; the set now holds {len(merged)}.")
     state.set_upload_outcome(uploaded.file_id, outcome, Key.MY_DIGITS_UPLOAD_OUTCOME)
 
 

@@ -34,7 +34,7 @@ import numpy as np
 from mlp.model import MLP, as_inputs
 from mlp.train import Config, Diverged, Trainer
 
-from . import budget
+from . import budget, words
 from .loss_history import LossHistory
 
 HEARTBEAT_TIMEOUT = 8.0   # seconds without touch() before the thread decides nobody is watching
@@ -249,8 +249,10 @@ class TrainingRunner:
         if self._thread is not None:
             raise RuntimeError("this run was already started")
         if not _take_slot():
-            raise TrainingBusy(f"Training is busy: {capacity()} run(s) are already training on this server, "
-                               "the most it allows at once. Try again when one finishes.")
+            busy = capacity()
+            raise TrainingBusy(f"Training is busy: {words.count(busy, 'run')} {words.plural(busy, 'is', 'are')} "
+                               "already training on this server, the most it allows at once. "
+                               "Try again when one finishes.")
         self.touch()
         self._thread = threading.Thread(target=self._run, name=f"mlp-lab-training-{self.id}", daemon=True)
         self._thread.start()

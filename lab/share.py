@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, NamedTuple
 
+from . import words
+
 
 class Field(NamedTuple):
     name: str           # the query parameter
@@ -58,11 +60,11 @@ def _convert(raw: str, field: Field):
         for offered in field.choices:
             if math.isclose(number, offered, rel_tol=1e-6):
                 return offered
-        raise ValueError(f"expected one of {', '.join(format(c, 'g') for c in field.choices)}")
+        raise ValueError(f"expected one of {', '.join(words.number(c) for c in field.choices)}")
     if field.kind is int:
         if number != int(number):
             raise ValueError("not a whole number")
         number = int(number)
     if not field.low <= number <= field.high:
-        raise ValueError(f"outside {field.low:g}…{field.high:g}")
+        raise ValueError(f"outside {words.number(field.low)}…{words.number(field.high)}")
     return number

@@ -95,7 +95,7 @@ TRAIN_FIELDS = ("lr", "batch_size", "epochs", "hidden", "seed")   # Config field
 SHIPPED, TRAINED, OWN = "shipped", "trained", "own"   # where the model in use comes from
 CONTROLS, WEIGHTS = "controls", "weights"             # where on the Train page a notice is shown
 
-_DEFAULT_CONFIG = Config(epochs=5)   # long enough to watch, short enough to wait for (README: defaults)
+_DEFAULT_CONFIG = Config()   # mlp.train's: 15 epochs, still live well after its charts first draw (README: defaults)
 
 _WIDGET_DEFAULTS: dict[str, Any] = {
     Key.STROKE_WIDTH: 18,

@@ -5,7 +5,7 @@ import streamlit as st
 
 from mlp.train import Config
 
-from . import browser, checkpoints, describe, share, state
+from . import browser, checkpoints, describe, share, state, words
 from .runner import TrainingRunner
 from .state import Key
 
@@ -29,8 +29,8 @@ def restore_run() -> str | None:
     state.set_runner(run)
     state.set_train_settings({name: getattr(checkpoint.config, name) for name in state.TRAIN_FIELDS})
     left = checkpoint.config.epochs - checkpoint.epoch
-    return (f"Restored your last run from this browser ({describe.run(run.status())}), as it was when the page "
-            f"was closed or the server restarted." + (f" {left} epoch{'s' if left != 1 else ''} left: "
+    return (f"Restored your last run from this browser ({words.clause(describe.run(run.status()))}), as it was "
+            f"when the page was closed or the server restarted." + (f" {words.count(left, 'epoch')} left: "
                                                     "press Continue to train them." if left > 0 else ""))
 
 

@@ -16,6 +16,7 @@ from mlp.model import MLP
 
 from . import page, state
 from .figures import WEIGHTS, _figure, colorbar
+from .words import article   # (`words` here names the legend's column)
 
 RIVAL = "why_rival"    # widget key: the digit b the prediction is compared with
 
@@ -83,8 +84,8 @@ def render(model: MLP, x: np.ndarray, p: np.ndarray, subject: str) -> None:
     chart, legend = st.columns([3, 2], gap="large", vertical_alignment="center")
     chart.plotly_chart(figure(c, x), config=page.PLOT, key="why_gradient")
     toward_a, toward_b = pixel_shares(c, x)
-    legend.markdown(f"**Red**: pixels where more ink would raise z{a} − z{b}, making it more a {a} and less "
-                    f"a {b}.  \n**Blue**: pixels where more ink would lower it, toward {b}.  \n"
+    legend.markdown(f"**Red**: pixels where more ink would raise z{a} − z{b}, making it more {article(a)} "
+                    f"and less {article(b)}.  \n**Blue**: pixels where more ink would lower it, toward {b}.  \n"
                     "The black line outlines your ink. White means the pixel does not matter here.")
     legend.caption(f"Of your ink's pull (|gradient × ink|), {toward_a:.0%} is on red pixels (for {a}) and "
                    f"{toward_b:.0%} on blue ones (for {b}). The gradient says what a small change would do, "

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from lab import actions, describe, mnist, mnist_panel, page, runner, state, train_session, train_view, user_weights
+from lab import words
 from lab.state import Key
 from mlp.train import Config
 
@@ -33,7 +34,7 @@ for column, name in zip(st.columns(len(state.TRAIN_FIELDS)), state.TRAIN_FIELDS)
                         disabled=active, help=HELP[name], **number)
 motion, link = st.columns([2, 3], vertical_alignment="bottom")
 motion.select_slider("Slow motion", SLOW_MOTION, key=Key.SLOW_MOTION, on_change=actions.set_slow_motion,
-                     format_func=lambda s: "off" if s == 0 else f"{s:g} s a step",
+                     format_func=lambda s: "off" if s == 0 else f"{words.number(s)} s a step",
                      help="Pause after every SGD step, so a short run can be watched step by step. "
                           "Takes effect at once, also on a running run.")
 link.caption("The address bar holds these settings: copy it to share them, and the link opens this page with them.")
@@ -71,7 +72,8 @@ elif status is not None and status.phase == runner.FINISHED:
     st.success(f"{describe.run(status)} Press “Use on Draw” to answer with it on every page.")
 elif status is None:
     if mnist.is_ready():
-        st.info("MNIST is on disk. Press Start: 5 epochs take a few seconds.")
+        st.info(f"MNIST is on disk. Press Start to train {words.count(state.train_settings()['epochs'], 'epoch')} "
+                "and watch the curves grow; Stop ends it early.")
     elif mnist.damaged():
         mnist_panel.offer_fetch("")   # names the refused files; Start would also fetch them again first
     else:

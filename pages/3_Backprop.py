@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from lab import backprop, figures, images, mnist, page, state, why
+from lab import backprop, figures, images, mnist, page, state, why, words
 from lab.state import Key
 
 model = page.frame("Backprop", ":material/functions:", heading="Backprop, one example at a time")
@@ -93,9 +93,9 @@ st.dataframe([{"parameter": r.parameter, "entry": str(r.index), "analytic": r.an
                  "numerical": st.column_config.NumberColumn(format="%.6e"),
                  "absolute error": st.column_config.NumberColumn(format="%.1e"),
                  "relative error": st.column_config.NumberColumn(format="%.1e")})
-st.caption(f"An entry agrees when |analytic − numerical| ≤ {backprop.ABS_TOLERANCE:g} + "
-           f"{backprop.REL_TOLERANCE:g}·|gradient|: the differences carry round-off near 1e-11, so a gradient of "
-           "1e-8 may show a large relative error and still agree to every digit it has.")
+st.caption(f"An entry agrees when |analytic − numerical| ≤ {words.number(backprop.ABS_TOLERANCE)} + "
+           f"{words.number(backprop.REL_TOLERANCE)}·|gradient|: the differences carry round-off near 10⁻¹¹, so a "
+           "gradient of 10⁻⁸ may show a large relative error and still agree to every digit it has.")
 if all(r.agrees for r in checks):
     st.success("Every checked entry agrees: backprop matches the numerical derivative.")
 else:

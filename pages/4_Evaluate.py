@@ -1,7 +1,7 @@
 """Evaluate: the model in use on the 10,000 MNIST test digits, and the ones it gets wrong."""
 import streamlit as st
 
-from lab import clicks, evaluate, figures, images, mnist, mnist_panel, page, picking, state
+from lab import clicks, evaluate, figures, images, mnist, mnist_panel, page, picking, state, words
 from lab.state import Key
 
 model = page.frame("Evaluate", ":material/fact_check:")
@@ -43,9 +43,9 @@ predicted = pick_predicted.selectbox("Predicted digit", range(10), **state.kept(
 chosen = evaluate.cell(result, true, predicted)
 X, _ = mnist.test_set()
 if len(chosen) == 0:
-    st.info(f"No test digit that is a {true} was predicted {predicted}.")
+    st.info(f"No test digit that is {words.article(true)} was predicted {predicted}.")
 else:
-    st.caption(f"{len(chosen):,} test digit(s); showing up to {GALLERY}, most confident first "
+    st.caption(f"{words.count(len(chosen), 'test digit')}; showing up to {GALLERY}, most confident first "
                f"(test image number · p({predicted})).")
     st.image([images.digit(X[i], 3) for i in chosen[:GALLERY]], width=IMAGE_WIDTH,
              caption=[f"#{i} · {result.p[i, predicted]:.0%}" for i in chosen[:GALLERY]])

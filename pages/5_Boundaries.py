@@ -3,7 +3,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from lab import actions, boundaries, boundary_figures, mnist_panel, page, state, toy
+from lab import actions, boundaries, boundary_figures, mnist_panel, page, state, toy, words
 
 page.frame("Boundaries", ":material/scatter_plot:", needs_model=False)
 PLOT = page.PLOT
@@ -26,7 +26,7 @@ with st.container(border=True):
     hidden, lr, controls = st.columns([1.6, 1, 2.3], gap="medium", vertical_alignment="bottom")
     hidden.slider("Hidden units of the MLP", *boundaries.LIMITS["hidden"], key=state.boundaries_widget_key("hidden"),
                   help="Softmax regression has none.")
-    lr.select_slider("Learning rate η", boundaries.LEARNING_RATES, format_func="{:g}".format,
+    lr.select_slider("Learning rate η", boundaries.LEARNING_RATES, format_func=words.number,
                      key=state.boundaries_widget_key("lr"), help="May be changed while training.")
 
 settings = state.boundaries_settings()
@@ -48,8 +48,8 @@ for note in state.boundaries_link_notes(settings):
 
 
 def diverged_note(models: list[str]) -> str:
-    return (f"{' and '.join(models)} diverged at η = {settings.lr:g}: the weights stopped being finite, so they "
-            "were put back and training paused. Choose a smaller η.")
+    return (f"{' and '.join(models)} diverged at η = {words.number(settings.lr)}: the weights stopped being finite, "
+            "so they were put back and training paused. Choose a smaller η.")
 
 
 if step_clicked and (diverged := state.boundaries_side(settings).train(boundaries.STEPS_PER_TICK, settings.lr)):
@@ -130,7 +130,7 @@ else:
     st.markdown(
         f"**An MLP learns non-linear boundaries, unlike logistic regression.** Both were trained here on the "
         f"60,000 training digits with the same plain SGD ({comparison.epochs} epochs, batch {comparison.batch}, "
-        f"η = {comparison.lr:g}) and scored on the 10,000 test digits. Softmax regression can only cut the "
+        f"η = {words.number(comparison.lr)}) and scored on the 10,000 test digits. Softmax regression can only cut the "
         f"784-dimensional pixel space with flat walls, one score per digit linear in the pixels; the MLP's "
         f"{comparison.hidden} hidden units first build features (strokes, loops) whose combinations bend the "
         f"walls around the digits.")

@@ -26,7 +26,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from lab import mnist
-from lab.runner import TrainingRunner
+from lab.runner import Status, TrainingRunner
 from lab.state import Key
 from mlp.train import Config
 
@@ -133,6 +133,17 @@ def array(value) -> np.ndarray:
         shape = value.get("shape")
         return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
     return np.array(value)
+
+
+def run_status(phase: str = "finished", losses=(2.3, 1.0, 0.5), steps=None, test=(), train=(), dead=(),
+               epochs: int | None = None) -> Status:
+    """A run's Status as the runner would report it, for figures and words without training a run."""
+    losses = np.asarray(losses, dtype=float)
+    steps = np.arange(1, len(losses) + 1) if steps is None else np.asarray(steps)
+    return Status(phase=phase, message="", epoch=len(test), epochs=epochs or max(len(test), 1), steps=int(steps[-1]),
+                  total_steps=int(steps[-1]), samples_per_second=0.0, eta_seconds=None, fetch_fraction=None,
+                  fetch_step="", losses=losses, loss_steps=steps, test_accuracy=tuple(test),
+                  train_accuracy=tuple(train), dead_units=tuple(dead))
 
 
 def sidebar_text(at: AppTest) -> str:

@@ -55,7 +55,7 @@ def test_train_settings_survive_a_stale_value_under_their_key(app):
     for key, value in ((Key.train("epochs"), 200), (Key.train("lr"), 0.05), (Key.train("seed"), 3)):
         app.number_input(key=key).set_value(value).run()
     app.switch_page("app.py").run()
-    for key, default in ((Key.train("epochs"), 5), (Key.train("lr"), 0.1), (Key.train("seed"), 0)):
+    for key, default in ((Key.train("epochs"), Config().epochs), (Key.train("lr"), 0.1), (Key.train("seed"), 0)):
         app.session_state[key] = default                        # what Streamlit falls back on
     app.switch_page("pages/1_Train.py").run()
     chosen = [app.number_input(key=Key.train(field)).value for field in ("epochs", "lr", "seed")]

@@ -339,7 +339,7 @@ def test_a_run_too_big_for_a_shared_server_is_refused_with_the_reason():
     with pytest.raises(budget.OverBudget, match=r"batch 60,000 × hidden 4,096 needs about 2\.\d GB of memory "
                                                 r"\(2\.\d GB of hidden-layer buffers\), more than the 512 MB"):
         TrainingRunner(Config(batch_size=60_000, hidden=4096))
-    with pytest.raises(budget.OverBudget, match=r"about 13\.4 billion multiply-adds, more than the 6\.0 billion "
+    with pytest.raises(budget.OverBudget, match=r"about 13\.4 billion multiply-adds, more than the 6 billion "
                                                 r"that keep a step under a second \(Stop waits"):
         TrainingRunner(Config(batch_size=2048, hidden=4096))      # 172 MB, but 1–2 s a step
     with pytest.raises(budget.OverBudget, match="multiply-adds"):

@@ -179,9 +179,9 @@ def test_small_numbers_are_not_written_with_si_prefixes():
     assert figures.hidden_heatmap(np.ones(128) * 1e-5).data[0].colorbar.exponentformat == "power"
 
 
-def test_per_digit_accuracy_axis_starts_at_zero():
+def test_per_digit_accuracy_axis_is_zoomed_and_titled():
     fig = figures.per_class_accuracy(np.linspace(0.95, 0.99, 10))
-    assert fig.layout.yaxis.range[0] == 0 and fig.layout.yaxis.title.text
+    assert 0.9 < fig.layout.xaxis.range[0] < 0.95 and fig.layout.xaxis.title.text
 
 
 def test_backprop_opens_on_the_runner_up_with_a_loss_worth_seeing(seven):
@@ -277,7 +277,7 @@ def test_clicking_a_confusion_cell_looks_inside_it(app):
     frame = support.plotly(app, "confusion")["layout"]["shapes"][0]
     assert (frame["x0"], frame["y0"]) == (8.5, 3.5)
     shown = len(evaluate.cell(evaluate.evaluate(models.shipped()), 4, 9))
-    assert shown > 0 and any(c.value.startswith(f"{shown:,} test digit(s)") for c in app.caption)
+    assert shown > 0 and any(c.value.startswith(f"{shown:,} test digits") for c in app.caption)
 
 
 @needs_mnist

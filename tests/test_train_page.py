@@ -71,7 +71,7 @@ def test_a_diverged_run_ends_its_curve_on_the_explosion():
     assert status.losses[-1] > EXPLODED * np.log(10)     # the running loss that set off the guard
     figure = train_view.loss_curve(status, run.config).to_plotly_json()
     marks = [t for t in figure["data"] if t.get("name") == "diverged"]
-    assert marks and marks[0]["y"][0] == pytest.approx(float(status.losses[-1]))
+    assert marks and marks[0]["customdata"][0] == pytest.approx(float(status.losses[-1]))
 
 
 # -- earlier runs and figures -----------------------------------------------------------------
