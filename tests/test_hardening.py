@@ -32,6 +32,8 @@ from mlp import weights
 from mlp.model import MLP
 from mlp.train import Config, Trainer
 from mlp.weights import WeightsError
+from hostile import compressed_with, encrypted, needing_version, npy_with_header_length, with_forged_count
+from hostile import refusal as refused_with_peak
 from support import ROOT, new_session, streamlit_server
 
 TRAIN = "pages/1_Train.py"
@@ -52,14 +54,14 @@ def npy_claiming(shape: tuple, descr: str = "<f4", data: bytes = b"\0" * 64) -> 
     return buffer.getvalue() + data
 
 
-def weights_zip(hidden: int = 16, meta=None, **members: bytes) -> bytes:
+def weights_zip(hidden: int = 16, meta=None, compression: int = zipfile.ZIP_STORED, **members: bytes) -> bytes:
     """A weights file: good arrays for `hidden`, with `members` ({name: .npy bytes}) put in or replaced."""
     contents = {f"{k}.npy": npy(v) for k, v in MLP.init(hidden=hidden, seed=5).params().items()}
     if meta is not None:
         contents["meta_json.npy"] = npy(np.array(meta if isinstance(meta, str) else json.dumps(meta)))
     contents.update({f"{k}.npy": v for k, v in members.items()})
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
         for name, raw in contents.items():
             archive.writestr(name, raw)
     return buffer.getvalue()
@@ -86,13 +88,7 @@ def many_members(count: int) -> bytes:
 
 def refusal(payload: bytes) -> tuple[str, int]:
     """(WeightsError message, peak bytes Python allocated while refusing)."""
-    tracemalloc.start()
-    try:
-        with pytest.raises(WeightsError) as refused:
-            weights.load(payload)
-        return str(refused.value), tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    return refused_with_peak(weights.load, payload, WeightsError)
 
 
 def upload(at: AppTest, name: str, payload: bytes) -> AppTest:
@@ -126,6 +122,16 @@ HOSTILE = {
     "a member twice": (lambda: with_member(weights_zip(), "W1.npy", npy(np.zeros((784, 16), np.float32))),
                        "the zip holds W1 twice"),
     "300,000 members": (lambda: many_members(300_000), "the zip holds 300,004 members"),
+    # round 2 (issue 19): NumPy reads a header's whole declared length (2³⁰ here) before its own check
+    "a 2^30-byte .npy v2 header, deflated": (
+        lambda: weights_zip(W1=npy_with_header_length(2**30, 16 * 2**20), compression=zipfile.ZIP_DEFLATED),
+        ".npy header declares 1,073,741,824 bytes"),
+    "a 65,535-byte .npy v1 header": (lambda: weights_zip(W1=npy_with_header_length(0xFFFF, 0xFFFF, version=1)),
+                                     ".npy header declares 65,535 bytes"),
+    "20,000 members counted as 5": (lambda: with_forged_count(many_members(20_000), 5), "the zip's directory is"),
+    "an encrypted member": (lambda: encrypted(weights_zip(), "W1.npy"), "W1.npy is encrypted"),
+    "compression method 99": (lambda: compressed_with(weights_zip(), "b1.npy", 99), "compression method 99"),
+    "zip version 9.9": (lambda: needing_version(weights_zip(), "W2.npy", 99), "zip version or feature"),
 }
 
 
@@ -144,7 +150,8 @@ def test_meta_of_the_right_types_is_kept():
     assert weights.load(weights_zip(meta=meta)).meta == meta
 
 
-@pytest.mark.parametrize("kind", ["10^12 elements", "deep meta", "lessons abc", "300,000 members"])
+@pytest.mark.parametrize("kind", ["10^12 elements", "deep meta", "lessons abc", "300,000 members",
+                                  "an encrypted member", "compression method 99"])
 def test_a_lying_upload_shows_a_message_and_the_model_in_use_stays(kind):
     at = new_session()
     at.switch_page(TRAIN).run()
