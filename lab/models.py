@@ -54,16 +54,24 @@ def taught_from(ref: ModelRef) -> str:
 
 
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")      # a backslash before ASCII punctuation
-_ACTIVE = re.compile(r"([\\`*_\[\]<>!$|~#:])")      # what makes links, images, HTML, LaTeX, colours, icons
+_ACTIVE = re.compile(r"([\\`*_\[\]<>!$|~#:@])")     # what makes links, images, HTML, LaTeX, colours, icons
+# Some of Markdown's actors work on the text after escapes are undone: GFM's bare links (http://…,
+# www.…, a@b.c), emoji and Streamlit's :material/…: icons.  An invisible break stops each.
+BREAK = "\u200b"                                    # zero-width space
+_BARE = re.compile(r"(?<=[:@])(?=\S)|(?i:(?<=www)(?=\.))")
 
 
 def plain(text: str) -> str:
-    """`text` on one line with everything Markdown (and Streamlit's :colour[]/:icon:) would act on escaped.
+    """`text` on one line, shown as written: everything Markdown (and Streamlit's :colour[]/:icon:) would
+    act on is escaped, and an invisible break follows each ':' and '@' and splits 'www.', so no bare
+    link, emoji or icon forms either.
 
-    Idempotent, so a label built from another label is not escaped twice.
+    Idempotent, so a label built from another label is not escaped twice.  Every message that quotes
+    a stranger's text (a file's name, its meta, a link's value, a refusal of a file) goes through it.
     """
-    one_line = " ".join(str(text).split())
-    return _ACTIVE.sub(r"\\\1", _ESCAPED.sub(r"\1", one_line))
+    one_line = " ".join(str(text).replace(BREAK, "").split())
+    escaped = _ACTIVE.sub(r"\\\1", _ESCAPED.sub(r"\1", one_line))
+    return _BARE.sub(BREAK, escaped)
 
 
 @lru_cache(maxsize=1)

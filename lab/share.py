@@ -2,12 +2,15 @@
 
 `parse` turns query parameters into settings, each checked against its limits;
 a value that is missing keeps the current one, a bad one is dropped with a
-note saying why, never an error.  `encode` is the way back.
+note saying why, never an error; the note quotes the value as plain text (pages show
+notes as Markdown, and a link is anyone's to write).  `encode` is the way back.
 """
 from __future__ import annotations
 
 import math
 from typing import Any, Mapping, NamedTuple
+
+from .models import plain
 
 
 class Field(NamedTuple):
@@ -31,7 +34,7 @@ def parse(params: Mapping[str, str], fields: list[Field]) -> tuple[dict[str, Any
         try:
             value = _convert(raw, field)
         except ValueError as e:
-            notes.append(f"{field.name}={raw!r} ignored: {e}")
+            notes.append(f"{field.name}='{plain(raw)}' ignored: {e}")   # the raw value is a stranger's text
             continue
         values[field.name] = value
     return values, notes

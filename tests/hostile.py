@@ -3,6 +3,7 @@ tests/test_my_digits.py).  Each is small on disk; what it claims is what a reade
 from __future__ import annotations
 
 import io
+import re
 import tracemalloc
 import zipfile
 from typing import Callable
@@ -90,3 +91,30 @@ def with_local_name(raw: bytes, name: str, other: str) -> bytes:
             return bytes(data)
         at = data.find(b"PK\x03\x04", at + 30)
     raise KeyError(name)
+
+
+# Texts that Streamlit's Markdown would turn into something else: images, links, colours, icons, LaTeX.
+HOSTILE_TEXTS = (
+    "![q](http://127.0.0.1:8999/lr.png)",
+    "[click](http://evil.example)",
+    ":red[alarm] :material/warning: :smile:",
+    "$x^2$ and $$y$$",
+    "http://evil.example/x",
+    "see www.evil.example now",
+    "mail a@evil.example",
+    "<img src=x onerror=alert(1)>",
+)
+
+
+def markdown_acts_on(text: str) -> list[str]:
+    """The pieces of `text` that Streamlit's Markdown would act on instead of showing them as written.
+
+    Escaped characters are shown as written, but some actors work on the text after escapes are
+    undone (GFM's bare links, emoji and icons), so those are looked for in that text too; and
+    Streamlit rewrites ':material/' in the source before Markdown reads it.
+    """
+    active = re.sub(r"\\[!-/:-@\[-`{-~]", "", text)
+    unescaped = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+    return (re.findall(r"!\[|\]\(|:\w+\[|<[A-Za-z/]|\$", active)
+            + re.findall(r"https?://|www\.|[-.\w+]+@[-\w]+\.\w|:[\w+-][\w/+-]*:", unescaped, re.IGNORECASE)
+            + re.findall(r":material/", text))

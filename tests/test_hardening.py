@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import tracemalloc
 import weakref
 import zipfile
@@ -24,7 +25,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import backprop, budget, evaluate, figures, hidden_map, models, state, user_weights
+from lab import (backprop, boundaries, budget, evaluate, figures, hidden_map, models, share, state, train_session,
+                 user_weights)
 from lab.loss_history import LossHistory
 from lab.runner import TrainingRunner
 from lab.state import Key
@@ -32,7 +34,8 @@ from mlp import weights
 from mlp.model import MLP
 from mlp.train import Config, Trainer
 from mlp.weights import WeightsError
-from hostile import compressed_with, encrypted, needing_version, npy_with_header_length, with_forged_count
+from hostile import (HOSTILE_TEXTS, compressed_with, encrypted, markdown_acts_on, needing_version,
+                     npy_with_header_length, with_forged_count)
 from hostile import refusal as refused_with_peak
 from support import ROOT, new_session, streamlit_server
 
@@ -263,7 +266,8 @@ def test_a_case_variant_of_a_saved_name_is_refused(folder):
     assert user_weights.saved() == ["Mine.npz"]
 
 
-HOSTILE_NAME = "![x](http://evil.example/pixel.png) :red[hi] <img src=x>.npz"
+HOSTILE_NAME = ("![x](http://evil.example/pixel.png) :red[hi] <img src=x> http://evil.example/a www.evil.example "
+                ":material/warning: a@evil.example $x$.npz")
 
 
 def shown_markdown(at: AppTest) -> list[str]:
@@ -279,10 +283,42 @@ def test_file_names_and_meta_never_become_markdown(folder):
     texts = shown_markdown(at)
     assert any("Loaded" in t for t in texts)
     for text in texts:
-        active = re.sub(r"\\.", "", text)          # what Markdown acts on: escaped characters removed
-        assert not re.search(r"!\[|\]\(|:red\[|<img", active), text
+        assert markdown_acts_on(text) == [], text
     label = at.session_state["own_model"].label
     assert models.plain(label) == label and label.startswith("Loaded from \\!\\[x\\]")
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_plain_text_is_shown_as_written(text):
+    shown = models.plain(text)
+    assert markdown_acts_on(shown) == []
+    unescaped = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", shown).replace(models.BREAK, "")
+    assert unescaped == text and models.plain(shown) == shown
+
+
+def test_a_refused_file_is_quoted_as_plain_text(folder):
+    at = new_session()
+    at.switch_page(TRAIN).run()
+    upload(at, "mine.npz", weights_zip(**{"www.evil.example": npy(np.zeros(3))}))
+    [error] = [e.value for e in at.error]
+    assert "Could not load mine.npz: unexpected array(s) www" in error and markdown_acts_on(error) == [], error
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+@pytest.mark.parametrize("fields", [train_session.LINK_FIELDS, boundaries.QUERY_FIELDS], ids=["Train", "Boundaries"])
+def test_a_link_value_is_quoted_as_plain_text(fields, text):
+    _, notes = share.parse({field.name: text for field in fields}, fields)
+    assert len(notes) == len(fields)
+    for note in notes:
+        assert markdown_acts_on(note) == [], note
+
+
+def test_the_train_page_shows_a_bad_link_value_as_plain_text():
+    at = new_session()
+    at.query_params.update({"lr": HOSTILE_TEXTS[0], "hidden": HOSTILE_TEXTS[2]})
+    at.switch_page(TRAIN).run()
+    warnings = [w.value for w in at.warning if "ignored" in w.value]
+    assert warnings and all(markdown_acts_on(w) == [] for w in warnings), warnings
 
 
 def test_the_server_path_of_the_weights_folder_is_not_shown(folder):
@@ -479,3 +515,26 @@ def test_the_end_of_epoch_test_pass_is_sliced_and_gives_up_at_stop(monkeypatch):
     monkeypatch.setattr(model, "predict", counting)
     assert run._accuracy_on(model, X, y) is None
     assert slices == [100, 100, 100]
+
+
+@pytest.mark.browser
+def test_bad_link_values_show_in_chromium_as_written(browser, server):
+    """What Streamlit's Markdown really does with a link's values: no link, image, icon, emoji or LaTeX."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    url, _ = server
+    tab = browser.new_context().new_page()
+    try:
+        for texts in (HOSTILE_TEXTS[:5], HOSTILE_TEXTS[5:]):
+            query = "&".join(f"{name}={urllib.parse.quote(text)}" for name, text in zip(state.TRAIN_FIELDS, texts))
+            tab.goto(f"{url}/Train?{query}")
+            alerts = tab.locator('[data-testid="stAlert"] [data-testid="stMarkdownContainer"]')
+            alerts = alerts.filter(has_text="ignored")
+            expect(alerts).to_have_count(len(texts), timeout=60_000)
+            shown = " ".join(alerts.all_inner_texts()).replace(models.BREAK, "")
+            for text in texts:
+                assert text in shown, shown
+            acting = alerts.locator('a, img, .katex, [data-testid="stIconMaterial"]')
+            assert acting.count() == 0, [acting.nth(i).evaluate("e => e.outerHTML") for i in range(acting.count())]
+            assert "😄" not in shown
+    finally:
+        tab.context.close()

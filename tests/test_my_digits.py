@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from hostile import (compressed_with, encrypted, needing_version, npy_with_header_length, refusal, with_forged_count,
-                     with_local_name, zip_of)
+from hostile import (compressed_with, encrypted, markdown_acts_on, needing_version, npy_with_header_length, refusal,
+                     with_forged_count, with_local_name, zip_of)
 from bench.my_digits import hard_drawing, hard_drawings, realistic_set
 from lab import mnist
 from lab import my_digits as md
@@ -433,6 +433,9 @@ def test_my_digits_page_without_drawings_says_how_to_get_some():
     upload(at, "weights.npz", weights.to_bytes(MLP.init(hidden=4)))
     no_errors_but(at, "this is a weights file")
     assert len(my_set(at)) == 0
+    upload(at, "set.npz", npz(x=GOOD_X, y=GOOD_Y, **{"www.evil.example": b""}))
+    no_errors_but(at, "unexpected member")
+    assert all(markdown_acts_on(e.value) == [] for e in at.error), [e.value for e in at.error]
 
 
 
