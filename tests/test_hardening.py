@@ -25,19 +25,19 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import (backprop, boundaries, budget, evaluate, figures, hidden_map, models, share, state, train_session,
-                 user_weights)
+from lab import (backprop, boundaries, budget, evaluate, figures, hidden_map, mnist, models, share, state,
+                 train_session, user_weights)
 from lab.loss_history import LossHistory
 from lab.runner import TrainingRunner
 from lab.state import Key
 from mlp import weights
-from mlp.model import MLP
+from mlp.model import MLP, as_inputs
 from mlp.train import Config, Trainer
 from mlp.weights import WeightsError
 from hostile import (HOSTILE_TEXTS, compressed_with, encrypted, markdown_acts_on, needing_version,
                      npy_with_header_length, with_forged_count)
 from hostile import refusal as refused_with_peak
-from support import ROOT, new_session, streamlit_server
+from support import ROOT, needs_mnist, new_session, streamlit_server
 
 TRAIN = "pages/1_Train.py"
 
@@ -488,7 +488,7 @@ def test_derived_data_does_not_keep_a_departed_sessions_model_alive():
 
 def test_derived_data_is_bounded_in_bytes(monkeypatch):
     cache = models.test_outputs.cache
-    monkeypatch.setattr(cache, "max_bytes", 3 * 10_000 * 64 * 4)     # room for ~2.5 models of 64 units
+    monkeypatch.setattr(cache, "max_bytes", 5 * 10_000 * 10 * 4 // 2)   # room for 2.5 models' p
     cache.cache_clear()
     for seed in range(6):
         models.test_outputs(models.new_ref(MLP.init(hidden=64, seed=seed), "m"))
@@ -538,3 +538,45 @@ def test_bad_link_values_show_in_chromium_as_written(browser, server):
             assert "😄" not in shown
     finally:
         tab.context.close()
+
+
+# -- the pages' test-set passes over an uploaded model (issue 19, item 6) -------------------------------
+
+def peak_of(call) -> int:
+    """Peak bytes Python and NumPy allocated while `call()` ran."""
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@needs_mnist
+def test_the_pages_test_set_passes_stay_within_the_evaluation_budget():
+    """Evaluate and Hidden units over a 1024-unit float64 upload: 10,000 × 1024 activations are 82 MB
+    each (a1, h), and the old passes held both at once (700 MB at 4096 units)."""
+    ref = models.new_ref(MLP.init(hidden=1024, seed=2, dtype=np.float64), "Loaded from wide.npz", prefix="upload")
+    limit = budget.EVALUATION_BYTES + 16 * 2**20
+    for name, call in [("Evaluate", lambda: evaluate.evaluate(ref)), ("dead units", lambda: models.test_outputs(ref)),
+                       ("one unit", lambda: models.unit_activations(ref, 7)),
+                       ("hidden map", lambda: hidden_map.hidden_map(ref))]:
+        peak = peak_of(call)
+        assert peak < limit, f"{name} took {peak / 2**20:.0f} MB"
+    outputs, test = models.test_outputs(ref), mnist.test_set()
+    whole = ref.model.forward(as_inputs(test[0][:500], ref.model.dtype))       # the same numbers, unsliced
+    assert np.allclose(outputs.p[:500], whole.p)
+    assert np.allclose(models.unit_activations(ref, 7)[:500], whole.h[:, 7])
+
+
+def test_the_map_of_a_wide_model_is_the_same_pca_found_by_subspace_iteration(monkeypatch):
+    rng = np.random.default_rng(4)
+    labels = np.repeat(np.arange(10), 70)
+    H = rng.normal(0, 1, (10, 600))[labels] * [[3.0]] + rng.normal(0, 0.5, (700, 600))   # 600 > EXACT_UP_TO
+    iterated = hidden_map.pca(H, labels)
+    monkeypatch.setattr(hidden_map, "EXACT_UP_TO", 10_000)
+    exact = hidden_map.pca(H, labels)
+    assert np.allclose(iterated.points, exact.points, atol=1e-6 * np.abs(exact.points).max())
+    assert np.allclose(iterated.explained, exact.explained)
+    wide = hidden_map.pca(H[:300], labels[:300])                                  # h > n: the n × n Gram matrix
+    assert np.allclose(np.abs(wide.axes.T @ wide.axes), np.eye(2), atol=1e-8)
