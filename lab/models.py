@@ -134,7 +134,7 @@ def test_outputs(ref: ModelRef) -> TestOutputs | None:
     return TestOutputs(p, fired)
 
 
-@mnist.cached_on_mnist(maxsize=64, max_bytes=8 * 2**20)   # 40 KB a unit
+@mnist.cached_on_mnist(maxsize=64, max_bytes=8 * 2**20)   # 40-80 KB a unit
 def unit_activations(ref: ModelRef, unit: int) -> np.ndarray | None:
     """(10000,) h of one hidden unit on the test set, or None without MNIST: one column of W1, so the
     whole (10000, h) matrix is never held."""
