@@ -18,7 +18,7 @@ import numpy as np
 
 MAX_HEADER_BYTES = 4096        # NumPy writes a few hundred at most; the length field allows 4 GiB
 MAX_DIRECTORY_BYTES = 64 * 1024   # an .npz of a handful of arrays has a directory of a few hundred bytes
-COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}   # what np.savez* write
+COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)   # what np.savez and np.savez_compressed write
 UNSUPPORTED = "the zip needs a zip version or feature this reader does not support"
 _END = b"PK\x05\x06"
 _ZIP64_LOCATOR, _ZIP64_END = b"PK\x06\x07", b"PK\x06\x06"
