@@ -161,7 +161,7 @@ def load_upload() -> None:
     try:
         model = weights.load(uploaded.getvalue(), max_bytes=weights.MAX_BYTES)
     except weights.WeightsError as e:
-        return state.set_upload_outcome(uploaded.file_id, Notice("error", f"Could not load {name}: {e}"))
+        return state.set_upload_outcome(uploaded.file_id, Notice("error", f"Could not load {name}: {models.plain(e)}"))
     state.set_own_model(models.new_ref(model, f"Loaded from {uploaded.name}", prefix="upload"))
     state.set_model_source(state.OWN)
     state.set_upload_outcome(uploaded.file_id, Notice(
@@ -203,8 +203,9 @@ def save_to_folder() -> None:
         model, meta = weights_to_save(run, state.model_in_use())
         path = user_weights.save(model, state.widget_value(Key.SAVE_NAME) or "", **meta)
     except (user_weights.SaveError, weights.WeightsError) as e:
-        return state.set_notice(Notice("error", str(e)), slot=state.WEIGHTS)
-    state.set_notice(Notice("success", f"Saved as {path.name} in the weights folder."), slot=state.WEIGHTS)
+        return state.set_notice(Notice("error", models.plain(e)), slot=state.WEIGHTS)
+    state.set_notice(Notice("success", f"Saved as {models.plain(path.name)} in the weights folder."),
+                     slot=state.WEIGHTS)
 
 
 @state.callback
@@ -216,11 +217,12 @@ def load_saved() -> None:
     try:
         model = user_weights.load(name)
     except (user_weights.SaveError, weights.WeightsError) as e:
-        return state.set_notice(Notice("error", f"Could not load {name}: {e}"), slot=state.WEIGHTS)
+        return state.set_notice(Notice("error", f"Could not load {models.plain(name)}: {models.plain(e)}"),
+                                slot=state.WEIGHTS)
     state.set_own_model(models.new_ref(model, f"Loaded from {name}", prefix="saved"))
     state.set_model_source(state.OWN)
-    state.set_notice(Notice("success", f"Loaded {name} ({words.count(model.hidden, 'hidden unit')}); it is now "
-                                       "the model in use."), slot=state.WEIGHTS)
+    state.set_notice(Notice("success", f"Loaded {models.plain(name)} ({words.count(model.hidden, 'hidden unit')}); "
+                                       "it is now the model in use."), slot=state.WEIGHTS)
 
 
 

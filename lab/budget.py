@@ -19,7 +19,7 @@ TRAINING_IMAGES = 60_000
 FLOAT = 4                        # bytes: runs train in float32
 MODEL_COPIES = 5                 # the model, its last good copy, the gradients, the page's snapshot, one spare
 AUGMENT_WORKSPACE = CHUNK * 36 * 1024   # mlp.augment's per-chunk arrays (~36 kB an image)
-EVALUATION_BYTES = 32 * 2**20    # the test-set pass at each epoch's end runs in slices this big (see eval_batch)
+EVALUATION_BYTES = 32 * 2**20    # a test-set pass (a run's, a page's) runs in slices this big (see eval_batch)
 MAX_RUN_MB = 512                 # default memory one run may use; $MLP_LAB_MAX_RUN_MB changes it
 # A step's work in multiply-adds: its two big products (batch × 784 × hidden each), plus PIXEL_WORK per input
 # pixel for what runs far below BLAS speed (gathering and converting the batch, the products' thin ends).
@@ -79,10 +79,11 @@ def check(config: Config) -> Config:
     return config
 
 
-def eval_batch(hidden: int) -> int:
-    """Test images per slice of the end-of-epoch accuracy pass: its activations within EVALUATION_BYTES,
-    its work within half a step's (the run checks for Stop between slices)."""
-    by_bytes = EVALUATION_BYTES // ((INPUTS + 2 * hidden + CLASSES) * FLOAT)
+def eval_batch(hidden: int, itemsize: int = FLOAT) -> int:
+    """Test images per slice of a test-set pass (a run's end-of-epoch accuracy, and the pages' passes over
+    any model, whose weights may be float64): its activations within EVALUATION_BYTES, its work within
+    half a step's (a run checks for Stop between slices)."""
+    by_bytes = EVALUATION_BYTES // ((INPUTS + 2 * hidden + CLASSES) * itemsize)
     by_work = MAX_STEP_WORK // 2 // (INPUTS * (hidden + PIXEL_WORK))
     return max(1, min(by_bytes, by_work))
 

@@ -24,7 +24,7 @@ def evaluate(ref: models.ModelRef) -> Evaluation | None:
     if outputs is None:
         return None
     _, y = mnist.test_set()
-    p = outputs[1]
+    p = outputs.p
     predicted = p.argmax(axis=1)
     confusion = np.zeros((10, 10), np.int64)
     np.add.at(confusion, (y, predicted), 1)

@@ -12,13 +12,14 @@ import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from mlp import weights
-from mlp.model import MLP, as_inputs
+from mlp.model import MLP, Cache, as_inputs
 
-from . import images, mnist, model_cache
+from . import budget, images, mnist, model_cache
 
 _versions = itertools.count(1)
 
@@ -54,16 +55,24 @@ def taught_from(ref: ModelRef) -> str:
 
 
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")      # a backslash before ASCII punctuation
-_ACTIVE = re.compile(r"([\\`*_\[\]<>!$|~#:])")      # what makes links, images, HTML, LaTeX, colours, icons
+_ACTIVE = re.compile(r"([\\`*_\[\]<>!$|~#:@])")     # what makes links, images, HTML, LaTeX, colours, icons
+# Some of Markdown's actors work on the text after escapes are undone: GFM's bare links (http://…,
+# www.…, a@b.c), emoji and Streamlit's :material/…: icons.  An invisible break stops each.
+BREAK = "\u200b"                                    # zero-width space
+_BARE = re.compile(r"(?<=[:@])(?=\S)|(?i:(?<=www)(?=\.))")
 
 
 def plain(text: str) -> str:
-    """`text` on one line with everything Markdown (and Streamlit's :colour[]/:icon:) would act on escaped.
+    """`text` on one line, shown as written: everything Markdown (and Streamlit's :colour[]/:icon:) would
+    act on is escaped, and an invisible break follows each ':' and '@' and splits 'www.', so no bare
+    link, emoji or icon forms either.
 
-    Idempotent, so a label built from another label is not escaped twice.
+    Idempotent, so a label built from another label is not escaped twice.  Every message that quotes
+    a stranger's text (a file's name, its meta, a link's value, a refusal of a file) goes through it.
     """
-    one_line = " ".join(str(text).split())
-    return _ACTIVE.sub(r"\\\1", _ESCAPED.sub(r"\1", one_line))
+    one_line = " ".join(str(text).replace(BREAK, "").split())
+    escaped = _ACTIVE.sub(r"\\\1", _ESCAPED.sub(r"\1", one_line))
+    return _BARE.sub(BREAK, escaped)
 
 
 @lru_cache(maxsize=1)
@@ -92,16 +101,49 @@ def dead_units(ref: ModelRef) -> np.ndarray:
     return dead
 
 
-@mnist.cached_on_mnist(maxsize=2, max_bytes=256 * 2**20)   # one 4096-unit model's (10000,4096) h fits
-def test_outputs(ref: ModelRef) -> tuple[np.ndarray, np.ndarray] | None:
-    """(hidden activations (10000,h), probabilities (10000,10)) on the test set, or None without MNIST."""
+def in_slices(model: MLP, X: np.ndarray, use: Callable[[slice, Cache], None]) -> None:
+    """use(rows, forward cache) over X (N,784) uint8, in slices whose activations fit budget.EVALUATION_BYTES:
+    a page's pass over a 4096-unit float64 upload holds 32 MB of activations, not 700 MB.  (A callback,
+    not a generator: a slice's activations are gone before the next slice's are made.)"""
+    step = budget.eval_batch(model.hidden, np.dtype(model.dtype).itemsize)
+    for start in range(0, len(X), step):
+        rows = slice(start, start + step)
+        use(rows, model.forward(as_inputs(X[rows], model.dtype)))
+
+
+class TestOutputs(NamedTuple):
+    p: np.ndarray       # (10000,10) probabilities
+    fired: np.ndarray   # (h,) bool: the unit's h > 0 on at least one test digit (the others are dead)
+
+
+@mnist.cached_on_mnist(maxsize=4, max_bytes=8 * 2**20)   # ~0.8 MB a model, whatever its size
+def test_outputs(ref: ModelRef) -> TestOutputs | None:
+    """Probabilities and which units fire, on the test set, or None without MNIST."""
     test = mnist.test_set()
     if test is None:
         return None
     m = ref.model
-    cache = m.forward(as_inputs(test[0], m.dtype))
-    h, p = cache.h, cache.p
-    h.flags.writeable = False
-    p.flags.writeable = False
-    return h, p
+    p, fired = np.empty((len(test[1]), m.classes), m.dtype), np.zeros(m.hidden, bool)
 
+    def keep(rows: slice, cache: Cache) -> None:
+        p[rows] = cache.p
+        np.logical_or(fired, (cache.h > 0).any(axis=0), out=fired)
+    in_slices(m, test[0], keep)
+    p.flags.writeable = False
+    fired.flags.writeable = False
+    return TestOutputs(p, fired)
+
+
+@mnist.cached_on_mnist(maxsize=64, max_bytes=8 * 2**20)   # 40-80 KB a unit
+def unit_activations(ref: ModelRef, unit: int) -> np.ndarray | None:
+    """(10000,) h of one hidden unit on the test set, or None without MNIST: one column of W1, so the
+    whole (10000, h) matrix is never held."""
+    test = mnist.test_set()
+    if test is None:
+        return None
+    m = ref.model
+    X, w, b = test[0], m.W1[:, unit], m.b1[unit]
+    step = budget.eval_batch(1, np.dtype(m.dtype).itemsize)
+    h = np.concatenate([np.maximum(as_inputs(X[i:i + step], m.dtype) @ w + b, 0) for i in range(0, len(X), step)])
+    h.flags.writeable = False
+    return h

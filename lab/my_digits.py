@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
@@ -26,15 +27,20 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from mlp.model import CLASSES, INPUTS, MLP, as_inputs
-from mlp.npz import member_count, read_header, shown
+from mlp.npz import MAX_DIRECTORY_BYTES, UNSUPPORTED, directory, dtype_text, read_header, shape_text, shown, unreadable
 
 from . import words
 
 MAX_DIGITS = 1000               # a set is drawn by hand: a thousand is far more than anyone draws
-MAX_STROKES_CHARS = 64_000      # one drawing's canvas JSON; a longer one is kept without its strokes
-MAX_BYTES = 32 * 1024 * 1024    # the file; x in float64 for MAX_DIGITS is 6.3 MB, strokes at most 64 MB raw
+# One drawing's canvas JSON: a digit's few strokes are 2-8 KB (a path object's ~700 characters of
+# settings and ~30 per point); a longer one is kept without its strokes.  Each drawing's JSON is parsed
+# on its own, so a file's strokes never become more than one drawing's tree of Python objects at once.
+MAX_STROKES_CHARS = 16_000
+STROKES_SLACK = 16              # per drawing in strokes.npy: the comma, and a little whitespace
+MAX_BYTES = 32 * 1024 * 1024    # the file; x in float64 for MAX_DIGITS is 6.3 MB, strokes at most 16 MB raw
 MEMBERS = ("x", "y", "strokes")
 REQUIRED = ("x", "y")
+READ_ORDER = ("y", "x", "strokes")   # y first: its length bounds what strokes may hold
 MAX_LISTED = 16                 # members an archive may list before it is refused unread (a weights file has 5)
 
 # Teach it: one SGD step on one drawing, with no batch average to temper it.  The default puts most
@@ -145,10 +151,10 @@ def accuracy(model: MLP, digits: DigitSet) -> float | None:
 
 def to_bytes(digits: DigitSet) -> bytes:
     """The `.npz` for a download (see the module docstring for its members)."""
-    strokes = [None if s is None else json.loads(s) for s in digits.strokes]
+    strokes = "[" + ",".join("null" if s is None else s for s in digits.strokes) + "]"   # each already JSON
     buffer = io.BytesIO()
     np.savez_compressed(buffer, x=np.ascontiguousarray(digits.x, np.float32), y=digits.y.astype(np.uint8),
-                        strokes=np.frombuffer(json.dumps(strokes, separators=(",", ":")).encode(), np.uint8))
+                        strokes=np.frombuffer(strokes.encode(), np.uint8))
     return buffer.getvalue()
 
 
@@ -160,11 +166,19 @@ def from_bytes(raw: bytes, max_bytes: int = MAX_BYTES) -> DigitSet:
         raise SetError("the file is empty")
     if not zipfile.is_zipfile(io.BytesIO(raw)):
         raise SetError("not a My digits file: expected an .npz (zip) archive")
-    declared = member_count(raw) or 0
-    if declared > MAX_LISTED:   # checked before ZipFile reads a directory that may list a million names
-        raise SetError(f"the archive lists {declared:,} members; a My digits file holds {len(MEMBERS)}")
+    declared = directory(raw)
+    if declared is None:
+        raise SetError("not a My digits file: expected an .npz (zip) archive")
+    if declared.members > MAX_LISTED:   # checked before ZipFile reads a directory that may list a million names
+        raise SetError(f"the archive lists {declared.members:,} members; a My digits file holds {len(MEMBERS)}")
+    if declared.bytes > MAX_DIRECTORY_BYTES:   # ZipFile walks all of it, whatever the count says
+        raise SetError(f"the archive's directory is {declared.bytes:,} bytes long; a My digits file's "
+                       f"is under {MAX_DIRECTORY_BYTES // 1024} KB")
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            problems = [problem for problem in map(unreadable, archive.infolist()) if problem]
+            if problems:
+                raise SetError(f"cannot read the archive: {problems[0]}")
             names = archive.namelist()
             if "W1.npy" in names:
                 raise SetError("this is a weights file, not a My digits set (weights are loaded on the Train page)")
@@ -178,11 +192,17 @@ def from_bytes(raw: bytes, max_bytes: int = MAX_BYTES) -> DigitSet:
             missing = [m for m in REQUIRED if m not in stems]
             if missing:
                 raise SetError(f"missing {' and '.join(m + '.npy' for m in missing)}")
-            arrays = {stem: _read_member(archive, name, stem) for name, stem in zip(names, stems)}
+            arrays: dict[str, np.ndarray] = {}
+            for stem, name in sorted(zip(stems, names), key=lambda member: READ_ORDER.index(member[0])):
+                drawings = min(len(arrays["y"]), MAX_DIGITS) if "y" in arrays else MAX_DIGITS
+                arrays[stem] = _read_member(archive, name, stem, drawings)
     except SetError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
-        raise SetError(f"corrupt or truncated .npz: {e}") from None
+    except NotImplementedError:
+        raise SetError(UNSUPPORTED) from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as e:
+        # zipfile's messages quote names and bytes from the file: only the kind of failure is shown
+        raise SetError(f"corrupt or truncated .npz ({type(e).__name__})") from None
     return _checked(arrays)
 
 
@@ -190,25 +210,27 @@ def from_bytes(raw: bytes, max_bytes: int = MAX_BYTES) -> DigitSet:
 _LAYOUT = {"x": ("f", (4, 8), 2), "y": ("iu", (1, 2, 4, 8), 1), "strokes": ("u", (1,), 1)}
 
 
-def _read_member(archive: zipfile.ZipFile, name: str, stem: str) -> np.ndarray:
-    """One `.npy`: its header is read and checked before its data, and only as many bytes as it declares."""
+def _read_member(archive: zipfile.ZipFile, name: str, stem: str, drawings: int) -> np.ndarray:
+    """One `.npy`: its header is read and checked before its data, and only as many bytes as it declares
+    (strokes: at most what `drawings` drawings' strokes may be)."""
     kinds, sizes, ndim = _LAYOUT[stem]
     with archive.open(name) as f:
         try:
             shape, fortran, dtype = read_header(f)
-        except (ValueError, SyntaxError, TypeError) as e:
+        except ValueError as e:   # read_header's messages quote nothing from the file
             raise SetError(f"{name} is not a plain .npy array ({e})") from None
         if dtype.hasobject:
             raise SetError(f"refused: {name} holds pickled Python objects, which could run code; "
                            "only plain numeric arrays are accepted")
         if dtype.kind not in kinds or dtype.itemsize not in sizes or dtype.fields is not None or dtype.subdtype:
-            raise SetError(f"{name} has dtype {dtype}; expected {_expected(stem)}")
+            raise SetError(f"{name} has dtype {dtype_text(dtype)}; expected {_expected(stem)}")
         if len(shape) != ndim:
-            raise SetError(f"{name} has shape {shape}; expected {_expected(stem)}")
+            raise SetError(f"{name} has shape {shape_text(shape)}; expected {_expected(stem)}")
         size = math.prod(shape) * dtype.itemsize
-        limit = {"x": MAX_DIGITS * INPUTS * 8, "y": MAX_DIGITS * 8, "strokes": 2 * MAX_BYTES}[stem]
-        if size > limit:
-            raise SetError(f"{name} declares {shape}, more than a My digits file may hold "
+        if stem == "strokes" and size > _strokes_limit(drawings):
+            raise SetError(_strokes_too_long(size, drawings))
+        if size > {"x": MAX_DIGITS * INPUTS * 8, "y": MAX_DIGITS * 8, "strokes": _strokes_limit(MAX_DIGITS)}[stem]:
+            raise SetError(f"{name} declares {shape_text(shape)}, more than a My digits file may hold "
                            f"({MAX_DIGITS} drawings)")
         data = f.read(size + 1)
     if len(data) != size:
@@ -245,17 +267,62 @@ def _checked(arrays: dict[str, np.ndarray]) -> DigitSet:
     return DigitSet(np.array(x, np.float32), y.astype(np.uint8), strokes)
 
 
+def _strokes_limit(n: int) -> int:
+    """Bytes strokes.npy may hold for n drawings: each drawing's JSON at most MAX_STROKES_CHARS."""
+    return n * (MAX_STROKES_CHARS + STROKES_SLACK) + STROKES_SLACK
+
+
+def _strokes_too_long(size: int, n: int) -> str:
+    return (f"strokes.npy is {size:,} bytes; {n} drawings' strokes are at most {_strokes_limit(n):,} "
+            f"({MAX_STROKES_CHARS:,} characters each)")
+
+
 def _parse_strokes(raw: np.ndarray, n: int) -> tuple:
+    """n drawings' canvas JSON texts (compact) or None, from a JSON list of n objects or nulls.
+
+    The list is walked one drawing at a time, each parsed from at most MAX_STROKES_CHARS characters:
+    a list of millions of empty lists (a few KB deflated) is refused before it is built.
+    """
+    if raw.nbytes > _strokes_limit(n):
+        raise SetError(_strokes_too_long(raw.nbytes, n))
     try:
-        value = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        text = raw.tobytes().decode("utf-8")
+    except UnicodeDecodeError:
         raise SetError("strokes.npy is not UTF-8 JSON") from None
-    if not isinstance(value, list) or len(value) != n:
-        raise SetError(f"strokes.npy must be a JSON list of {n} drawings (one per label)")
-    if not all(s is None or isinstance(s, dict) for s in value):
-        raise SetError("strokes.npy: each drawing must be a JSON object or null")
-    texts = [None if s is None else json.dumps(s, separators=(",", ":")) for s in value]
+    not_a_list = f"strokes.npy must be a JSON list of {n} drawings (one per label)"
+    decoder, texts = json.JSONDecoder(), []
+    at = _space.match(text).end()
+    if text[at:at + 1] != "[":
+        raise SetError(not_a_list)
+    at = _space.match(text, at + 1).end()
+    while text[at:at + 1] != "]" or texts:
+        if len(texts) == n:
+            raise SetError(not_a_list)
+        window = text[at:at + MAX_STROKES_CHARS + 1]
+        try:
+            drawing, length = decoder.raw_decode(window)
+        except (ValueError, RecursionError):
+            if len(window) > MAX_STROKES_CHARS:
+                raise SetError(f"strokes.npy: drawing {len(texts) + 1}'s strokes are longer than "
+                               f"{MAX_STROKES_CHARS:,} characters, or not JSON") from None
+            raise SetError("strokes.npy is not UTF-8 JSON") from None
+        if drawing is not None and not isinstance(drawing, dict):
+            raise SetError("strokes.npy: each drawing must be a JSON object or null")
+        texts.append(None if drawing is None else json.dumps(drawing, separators=(",", ":")))
+        at = _space.match(text, at + length).end()
+        if text[at:at + 1] == "]":
+            break
+        if text[at:at + 1] != ",":
+            raise SetError("strokes.npy is not UTF-8 JSON")
+        at = _space.match(text, at + 1).end()
+    if _space.match(text, at + 1).end() != len(text):
+        raise SetError("strokes.npy is not UTF-8 JSON")
+    if len(texts) != n:
+        raise SetError(not_a_list)
     return tuple(t if t is None or len(t) <= MAX_STROKES_CHARS else None for t in texts)
+
+
+_space = re.compile(r"[ \t\n\r]*")   # JSON's whitespace
 
 
 # -- a lesson and its price ------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 `parse` turns query parameters into settings, each checked against its limits;
 a value that is missing keeps the current one, a bad one is dropped with a
-note saying why, never an error.  `encode` is the way back.
+note saying why, never an error; the note quotes the value as plain text (pages show
+notes as Markdown, and a link is anyone's to write).  `encode` is the way back.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import math
 from typing import Any, Mapping, NamedTuple
 
 from . import words
+from .models import plain
 
 
 class Field(NamedTuple):
@@ -33,7 +35,7 @@ def parse(params: Mapping[str, str], fields: list[Field]) -> tuple[dict[str, Any
         try:
             value = _convert(raw, field)
         except ValueError as e:
-            notes.append(f"{field.name}={raw!r} ignored: {e}")
+            notes.append(f"{field.name}='{plain(raw)}' ignored: {e}")   # the raw value is a stranger's text
             continue
         values[field.name] = value
     return values, notes

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .model import CLASSES, INPUTS, MLP
-from .npz import member_count, read_header, shown
+from .npz import MAX_DIRECTORY_BYTES, UNSUPPORTED, directory, read_header, shape_text, shown, unreadable
 
 SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "mlp_784_128_10.npz"
 MAX_BYTES = 50 * 1024 * 1024   # 4096 hidden units in float64 is ~26 MB; nothing honest is bigger
@@ -100,12 +100,15 @@ def load(source, max_bytes: int = MAX_BYTES) -> MLP:
     sanitised names from the file.
     """
     raw = _read_capped(source, max_bytes)
-    members = member_count(raw)
-    if members is None:
+    declared = directory(raw)
+    if declared is None:
         raise WeightsError("not a weights file: expected an .npz (zip) archive")
-    if members > len(MEMBERS):
-        raise WeightsError(f"the zip holds {members:,} members; a weights file holds only "
+    if declared.members > len(MEMBERS):
+        raise WeightsError(f"the zip holds {declared.members:,} members; a weights file holds only "
                            f"{', '.join(PARAMS)} and {META_KEY}")
+    if declared.bytes > MAX_DIRECTORY_BYTES:   # ZipFile walks all of it, whatever the count says
+        raise WeightsError(f"the zip's directory is {declared.bytes:,} bytes long; a weights file's "
+                           f"is under {MAX_DIRECTORY_BYTES // 1024} KB")
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             infos = _expected_members(archive)
@@ -114,7 +117,9 @@ def load(source, max_bytes: int = MAX_BYTES) -> MLP:
             arrays = {name: _data(archive, infos[name], *headers[name]) for name in infos}
     except WeightsError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except NotImplementedError:
+        raise WeightsError(UNSUPPORTED) from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError) as e:
         raise WeightsError(f"corrupt or truncated .npz ({type(e).__name__})") from None
     meta = _parse_meta(str(arrays.pop(META_KEY)[()])) if META_KEY in arrays else {}
     return MLP(*_checked(arrays), meta=meta)
@@ -151,6 +156,9 @@ def _read_capped(source, max_bytes: int) -> bytes:
 def _expected_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """{W1: info, ...}: exactly the expected arrays (meta optional), each once, nothing else."""
     infos = archive.infolist()
+    problems = [problem for problem in map(unreadable, infos) if problem]
+    if problems:
+        raise WeightsError(f"cannot read the zip: {problems[0]}")
     others = [i.filename for i in infos if not i.filename.endswith(".npy")]
     if others:
         raise WeightsError(f"not an .npz of arrays: the zip holds {shown(others[0])!r}")
@@ -176,11 +184,6 @@ def _header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple, boo
         return read_header(f, WeightsError)
 
 
-def _shape_text(shape: tuple) -> str:
-    text = str(tuple(shape))
-    return text if len(text) <= 40 else text[:40] + "…)"
-
-
 def _check_headers(headers: dict[str, tuple[tuple, bool, np.dtype]]) -> None:
     """Shapes (784,h) (h,) (h,10) (10,) with h in 1..MAX_HIDDEN, one float dtype, a bounded text meta."""
     if any(dtype.hasobject for _, _, dtype in headers.values()):
@@ -199,14 +202,14 @@ def _check_headers(headers: dict[str, tuple[tuple, bool, np.dtype]]) -> None:
             raise WeightsError(f"{name} has dtype {shown(str(dtype))}; expected float32 or float64")
     W1 = params["W1"][0]
     if len(W1) != 2 or W1[0] != INPUTS:
-        raise WeightsError(f"W1 has shape {_shape_text(W1)}; expected ({INPUTS}, hidden)")
+        raise WeightsError(f"W1 has shape {shape_text(W1)}; expected ({INPUTS}, hidden)")
     hidden = W1[1]
     if not 1 <= hidden <= MAX_HIDDEN:
         raise WeightsError(f"hidden size {hidden:,} is outside 1..{MAX_HIDDEN}")
     expected = {"b1": (hidden,), "W2": (hidden, CLASSES), "b2": (CLASSES,)}
     for name, shape in expected.items():
         if params[name][0] != shape:
-            raise WeightsError(f"{name} has shape {_shape_text(params[name][0])}; expected {shape} "
+            raise WeightsError(f"{name} has shape {shape_text(params[name][0])}; expected {shape} "
                                f"for a network with {hidden} hidden units")
     if len({dtype for _, _, dtype in params.values()}) != 1:
         raise WeightsError("W1, b1, W2, b2 must share one dtype")

@@ -15,8 +15,7 @@ st.caption(f"{model.label}. Each hidden unit j computes h_j = ReLU(x · W1[:, j]
 test = mnist.test_set()
 outputs = models.test_outputs(model)
 if outputs is not None:
-    H = outputs[0]
-    dead = ~(H > 0).any(axis=0)
+    dead = ~outputs.fired
     over = "the 10,000 MNIST test digits"
 else:
     dead = models.dead_units(model)
@@ -45,19 +44,20 @@ picture.markdown(f"bias b1[{unit}] = {float(net.b1[unit]):+.3f}  \n"
                  f"‖W1[:, {unit}]‖ = {float(np.linalg.norm(net.W1[:, unit])):.2f}")
 outgoing.plotly_chart(figures.bars(net.W2[unit], title=f"Outgoing weights W2[{unit}, :]", y_title="weight"),
                       config=page.PLOT, key="outgoing")
+activations = models.unit_activations(model, unit) if outputs is not None else None
 if outputs is not None:
-    histogram.plotly_chart(figures.histogram(H[:, unit], title=f"h{unit} on the 10,000 test digits"),
+    histogram.plotly_chart(figures.histogram(activations, title=f"h{unit} on the 10,000 test digits"),
                            config=page.PLOT, key="histogram")
-    histogram.caption(f"Fires on {float((H[:, unit] > 0).mean()):.1%} of test digits.")
+    histogram.caption(f"Fires on {float((activations > 0).mean()):.1%} of test digits.")
 
 if outputs is not None:
     X, y = test
-    top = np.argsort(H[:, unit])[::-1][:TOP_IMAGES]
+    top = np.argsort(activations)[::-1][:TOP_IMAGES]
     st.markdown(f"**The {TOP_IMAGES} test digits that excite unit {unit} most** (label · h{unit})")
     if dead[unit]:
         st.info(f"Unit {unit} is silent on every test digit.")
     else:
         st.image([images.digit(X[i], 3) for i in top], width=72,
-                 caption=[f"{int(y[i])} · {float(H[i, unit]):.2f}" for i in top])
+                 caption=[f"{int(y[i])} · {float(activations[i]):.2f}" for i in top])
 
 hidden_map.render()

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import tracemalloc
 import weakref
 import zipfile
@@ -24,15 +25,19 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import backprop, budget, evaluate, figures, hidden_map, models, state, user_weights
+from lab import (backprop, boundaries, budget, evaluate, figures, hidden_map, mnist, models, share, state,
+                 train_session, user_weights)
 from lab.loss_history import LossHistory
 from lab.runner import TrainingRunner
 from lab.state import Key
 from mlp import weights
-from mlp.model import MLP
+from mlp.model import MLP, as_inputs
 from mlp.train import Config, Trainer
 from mlp.weights import WeightsError
-from support import ROOT, new_session, streamlit_server
+from hostile import (HOSTILE_TEXTS, compressed_with, encrypted, markdown_acts_on, needing_version,
+                     npy_with_header_length, with_forged_count)
+from hostile import refusal as refused_with_peak
+from support import ROOT, needs_mnist, new_session, streamlit_server
 
 TRAIN = "pages/1_Train.py"
 
@@ -52,14 +57,14 @@ def npy_claiming(shape: tuple, descr: str = "<f4", data: bytes = b"\0" * 64) -> 
     return buffer.getvalue() + data
 
 
-def weights_zip(hidden: int = 16, meta=None, **members: bytes) -> bytes:
+def weights_zip(hidden: int = 16, meta=None, compression: int = zipfile.ZIP_STORED, **members: bytes) -> bytes:
     """A weights file: good arrays for `hidden`, with `members` ({name: .npy bytes}) put in or replaced."""
     contents = {f"{k}.npy": npy(v) for k, v in MLP.init(hidden=hidden, seed=5).params().items()}
     if meta is not None:
         contents["meta_json.npy"] = npy(np.array(meta if isinstance(meta, str) else json.dumps(meta)))
     contents.update({f"{k}.npy": v for k, v in members.items()})
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
         for name, raw in contents.items():
             archive.writestr(name, raw)
     return buffer.getvalue()
@@ -86,13 +91,7 @@ def many_members(count: int) -> bytes:
 
 def refusal(payload: bytes) -> tuple[str, int]:
     """(WeightsError message, peak bytes Python allocated while refusing)."""
-    tracemalloc.start()
-    try:
-        with pytest.raises(WeightsError) as refused:
-            weights.load(payload)
-        return str(refused.value), tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    return refused_with_peak(weights.load, payload, WeightsError)
 
 
 def upload(at: AppTest, name: str, payload: bytes) -> AppTest:
@@ -126,6 +125,16 @@ HOSTILE = {
     "a member twice": (lambda: with_member(weights_zip(), "W1.npy", npy(np.zeros((784, 16), np.float32))),
                        "the zip holds W1 twice"),
     "300,000 members": (lambda: many_members(300_000), "the zip holds 300,004 members"),
+    # round 2 (issue 19): NumPy reads a header's whole declared length (2³⁰ here) before its own check
+    "a 2^30-byte .npy v2 header, deflated": (
+        lambda: weights_zip(W1=npy_with_header_length(2**30, 16 * 2**20), compression=zipfile.ZIP_DEFLATED),
+        ".npy header declares 1,073,741,824 bytes"),
+    "a 65,535-byte .npy v1 header": (lambda: weights_zip(W1=npy_with_header_length(0xFFFF, 0xFFFF, version=1)),
+                                     ".npy header declares 65,535 bytes"),
+    "20,000 members counted as 5": (lambda: with_forged_count(many_members(20_000), 5), "the zip's directory is"),
+    "an encrypted member": (lambda: encrypted(weights_zip(), "W1.npy"), "W1.npy is encrypted"),
+    "compression method 99": (lambda: compressed_with(weights_zip(), "b1.npy", 99), "compression method 99"),
+    "zip version 9.9": (lambda: needing_version(weights_zip(), "W2.npy", 99), "zip version or feature"),
 }
 
 
@@ -144,7 +153,8 @@ def test_meta_of_the_right_types_is_kept():
     assert weights.load(weights_zip(meta=meta)).meta == meta
 
 
-@pytest.mark.parametrize("kind", ["10^12 elements", "deep meta", "lessons abc", "300,000 members"])
+@pytest.mark.parametrize("kind", ["10^12 elements", "deep meta", "lessons abc", "300,000 members",
+                                  "an encrypted member", "compression method 99"])
 def test_a_lying_upload_shows_a_message_and_the_model_in_use_stays(kind):
     at = new_session()
     at.switch_page(TRAIN).run()
@@ -256,7 +266,8 @@ def test_a_case_variant_of_a_saved_name_is_refused(folder):
     assert user_weights.saved() == ["Mine.npz"]
 
 
-HOSTILE_NAME = "![x](http://evil.example/pixel.png) :red[hi] <img src=x>.npz"
+HOSTILE_NAME = ("![x](http://evil.example/pixel.png) :red[hi] <img src=x> http://evil.example/a www.evil.example "
+                ":material/warning: a@evil.example $x$.npz")
 
 
 def shown_markdown(at: AppTest) -> list[str]:
@@ -272,10 +283,42 @@ def test_file_names_and_meta_never_become_markdown(folder):
     texts = shown_markdown(at)
     assert any("Loaded" in t for t in texts)
     for text in texts:
-        active = re.sub(r"\\.", "", text)          # what Markdown acts on: escaped characters removed
-        assert not re.search(r"!\[|\]\(|:red\[|<img", active), text
+        assert markdown_acts_on(text) == [], text
     label = at.session_state["own_model"].label
     assert models.plain(label) == label and label.startswith("Loaded from \\!\\[x\\]")
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_plain_text_is_shown_as_written(text):
+    shown = models.plain(text)
+    assert markdown_acts_on(shown) == []
+    unescaped = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", shown).replace(models.BREAK, "")
+    assert unescaped == text and models.plain(shown) == shown
+
+
+def test_a_refused_file_is_quoted_as_plain_text(folder):
+    at = new_session()
+    at.switch_page(TRAIN).run()
+    upload(at, "mine.npz", weights_zip(**{"www.evil.example": npy(np.zeros(3))}))
+    [error] = [e.value for e in at.error]
+    assert "Could not load mine.npz: unexpected array(s) www" in error and markdown_acts_on(error) == [], error
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+@pytest.mark.parametrize("fields", [train_session.LINK_FIELDS, boundaries.QUERY_FIELDS], ids=["Train", "Boundaries"])
+def test_a_link_value_is_quoted_as_plain_text(fields, text):
+    _, notes = share.parse({field.name: text for field in fields}, fields)
+    assert len(notes) == len(fields)
+    for note in notes:
+        assert markdown_acts_on(note) == [], note
+
+
+def test_the_train_page_shows_a_bad_link_value_as_plain_text():
+    at = new_session()
+    at.query_params.update({"lr": HOSTILE_TEXTS[0], "hidden": HOSTILE_TEXTS[2]})
+    at.switch_page(TRAIN).run()
+    warnings = [w.value for w in at.warning if "ignored" in w.value]
+    assert warnings and all(markdown_acts_on(w) == [] for w in warnings), warnings
 
 
 def test_the_server_path_of_the_weights_folder_is_not_shown(folder):
@@ -445,7 +488,7 @@ def test_derived_data_does_not_keep_a_departed_sessions_model_alive():
 
 def test_derived_data_is_bounded_in_bytes(monkeypatch):
     cache = models.test_outputs.cache
-    monkeypatch.setattr(cache, "max_bytes", 3 * 10_000 * 64 * 4)     # room for ~2.5 models of 64 units
+    monkeypatch.setattr(cache, "max_bytes", 5 * 10_000 * 10 * 4 // 2)   # room for 2.5 models' p
     cache.cache_clear()
     for seed in range(6):
         models.test_outputs(models.new_ref(MLP.init(hidden=64, seed=seed), "m"))
@@ -472,3 +515,68 @@ def test_the_end_of_epoch_test_pass_is_sliced_and_gives_up_at_stop(monkeypatch):
     monkeypatch.setattr(model, "predict", counting)
     assert run._accuracy_on(model, X, y) is None
     assert slices == [100, 100, 100]
+
+
+@pytest.mark.browser
+def test_bad_link_values_show_in_chromium_as_written(browser, server):
+    """What Streamlit's Markdown really does with a link's values: no link, image, icon, emoji or LaTeX."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    url, _ = server
+    tab = browser.new_context().new_page()
+    try:
+        for texts in (HOSTILE_TEXTS[:5], HOSTILE_TEXTS[5:]):
+            query = "&".join(f"{name}={urllib.parse.quote(text)}" for name, text in zip(state.TRAIN_FIELDS, texts))
+            tab.goto(f"{url}/Train?{query}")
+            alerts = tab.locator('[data-testid="stAlert"] [data-testid="stMarkdownContainer"]')
+            alerts = alerts.filter(has_text="ignored")
+            expect(alerts).to_have_count(len(texts), timeout=60_000)
+            shown = " ".join(alerts.all_inner_texts()).replace(models.BREAK, "")
+            for text in texts:
+                assert text in shown, shown
+            acting = alerts.locator('a, img, .katex, [data-testid="stIconMaterial"]')
+            assert acting.count() == 0, [acting.nth(i).evaluate("e => e.outerHTML") for i in range(acting.count())]
+            assert "😄" not in shown
+    finally:
+        tab.context.close()
+
+
+# -- the pages' test-set passes over an uploaded model (issue 19, item 6) -------------------------------
+
+def peak_of(call) -> int:
+    """Peak bytes Python and NumPy allocated while `call()` ran."""
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@needs_mnist
+def test_the_pages_test_set_passes_stay_within_the_evaluation_budget():
+    """Evaluate and Hidden units over a 1024-unit float64 upload: 10,000 × 1024 activations are 82 MB
+    each (a1, h), and the old passes held both at once (700 MB at 4096 units)."""
+    ref = models.new_ref(MLP.init(hidden=1024, seed=2, dtype=np.float64), "Loaded from wide.npz", prefix="upload")
+    limit = budget.EVALUATION_BYTES + 16 * 2**20
+    for name, call in [("Evaluate", lambda: evaluate.evaluate(ref)), ("dead units", lambda: models.test_outputs(ref)),
+                       ("one unit", lambda: models.unit_activations(ref, 7)),
+                       ("hidden map", lambda: hidden_map.hidden_map(ref))]:
+        peak = peak_of(call)
+        assert peak < limit, f"{name} took {peak / 2**20:.0f} MB"
+    outputs, test = models.test_outputs(ref), mnist.test_set()
+    whole = ref.model.forward(as_inputs(test[0][:500], ref.model.dtype))       # the same numbers, unsliced
+    assert np.allclose(outputs.p[:500], whole.p)
+    assert np.allclose(models.unit_activations(ref, 7)[:500], whole.h[:, 7])
+
+
+def test_the_map_of_a_wide_model_is_the_same_pca_found_by_subspace_iteration(monkeypatch):
+    rng = np.random.default_rng(4)
+    labels = np.repeat(np.arange(10), 70)
+    H = rng.normal(0, 1, (10, 600))[labels] * [[3.0]] + rng.normal(0, 0.5, (700, 600))   # 600 > EXACT_UP_TO
+    iterated = hidden_map.pca(H, labels)
+    monkeypatch.setattr(hidden_map, "EXACT_UP_TO", 10_000)
+    exact = hidden_map.pca(H, labels)
+    assert np.allclose(iterated.points, exact.points, atol=1e-6 * np.abs(exact.points).max())
+    assert np.allclose(iterated.explained, exact.explained)
+    wide = hidden_map.pca(H[:300], labels[:300])                                  # h > n: the n × n Gram matrix
+    assert np.allclose(np.abs(wide.axes.T @ wide.axes), np.eye(2), atol=1e-8)

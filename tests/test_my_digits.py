@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from hostile import (compressed_with, encrypted, markdown_acts_on, needing_version, npy_with_header_length, refusal,
+                     with_forged_count, with_local_name, zip_of)
 from bench.my_digits import hard_drawing, hard_drawings, realistic_set
 from lab import mnist
 from lab import my_digits as md
@@ -172,10 +174,16 @@ GOOD_X, GOOD_Y = np.full((3, 784), 0.5, np.float32), np.array([1, 2, 3], np.uint
     (npz(x=npy_header((3, 784)) + b"\0" * 100, y=GOOD_Y), "truncated"),
     (npz(x=b"\x93NUMPY\x09\x00junk", y=GOOD_Y), "not a plain .npy array"),
     (npz(x=b"just some bytes", y=GOOD_Y), "not a plain .npy array"),
-    (npz(x=GOOD_X, y=GOOD_Y, strokes=np.frombuffer(b"{not json", np.uint8)), "not UTF-8 JSON"),
+    (npz(x=GOOD_X, y=GOOD_Y, strokes=np.frombuffer(b"{not json", np.uint8)), "JSON list of 3"),
+    (npz(x=GOOD_X, y=GOOD_Y, strokes=np.frombuffer(b"[null, {not json}, null]", np.uint8)), "not UTF-8 JSON"),
+    (npz(x=GOOD_X, y=GOOD_Y, strokes=np.frombuffer(b"[null, null, null] and more", np.uint8)), "not UTF-8 JSON"),
+    (npz(x=GOOD_X, y=GOOD_Y, strokes=np.frombuffer(b"[null, null, null, null]", np.uint8)), "JSON list of 3"),
+    (npz(x=GOOD_X, y=GOOD_Y, strokes=np.frombuffer(b"[null, null,]", np.uint8)), "not UTF-8 JSON"),
     (npz(x=GOOD_X, y=GOOD_Y, strokes=np.frombuffer(b"[null]", np.uint8)), "JSON list of 3"),
     (npz(x=GOOD_X, y=GOOD_Y, strokes=np.frombuffer(b"[1, 2, 3]", np.uint8)), "JSON object or null"),
-    (npz(x=GOOD_X, y=GOOD_Y, strokes=np.frombuffer(b"[" * 100_000, np.uint8)), "not UTF-8 JSON"),
+    (npz(x=GOOD_X, y=GOOD_Y, strokes=np.frombuffer(b"[" * 100_000, np.uint8)), "strokes are at most"),
+    (npz(x=GOOD_X, y=GOOD_Y, strokes=np.frombuffer(b"[" + b"[" * 20_000 + b", null, null]", np.uint8)),
+     "drawing 1's strokes are longer than 16,000 characters"),
 ])
 def test_each_kind_of_bad_file_is_refused_with_its_reason(raw, message):
     with pytest.raises(md.SetError) as refused:
@@ -425,6 +433,9 @@ def test_my_digits_page_without_drawings_says_how_to_get_some():
     upload(at, "weights.npz", weights.to_bytes(MLP.init(hidden=4)))
     no_errors_but(at, "this is a weights file")
     assert len(my_set(at)) == 0
+    upload(at, "set.npz", npz(x=GOOD_X, y=GOOD_Y, **{"www.evil.example": b""}))
+    no_errors_but(at, "unexpected member")
+    assert all(markdown_acts_on(e.value) == [] for e in at.error), [e.value for e in at.error]
 
 
 
@@ -441,3 +452,73 @@ def test_without_mnist_a_lesson_says_its_price_is_unknown_and_fine_tuning_waits(
     no_errors(at)
     [button] = [b for b in at.button if b.label == "Fine-tune"]
     assert button.disabled and any("not downloaded yet" in i.value for i in at.info)
+
+
+# -- hostile files, round 2 (issue 19) -----------------------------------------------------------------
+
+def hostile_set(**members: bytes) -> bytes:
+    """A deflated My digits file: good x.npy and y.npy for 3 drawings, with `members` put in or replaced."""
+    return zip_of({"x.npy": _npy(GOOD_X), "y.npy": _npy(GOOD_Y), **{f"{k}.npy": v for k, v in members.items()}})
+
+
+def strokes_bomb(drawings: int, size: int) -> bytes:
+    """strokes.npy holding [{"a":[[],[],…]},null,…]: `size` bytes of JSON that would build millions of lists."""
+    head, tail = b'[{"a":[', b"]}" + b",null" * (drawings - 1) + b"]"
+    lists = (size - len(head) - len(tail)) // 3
+    return _npy(np.frombuffer(head + b"[]," * lists + b"[]" + tail, np.uint8))
+
+
+@pytest.mark.parametrize("raw, message", [
+    # NumPy reads a header's whole declared length before checking it: 2³⁰ bytes here
+    (hostile_set(x=npy_with_header_length(2**30, 16 * 2**20)), ".npy header declares 1,073,741,824 bytes"),
+    (hostile_set(x=npy_with_header_length(0xFFFF, 0xFFFF, version=1)), ".npy header declares 65,535 bytes"),
+    # the list would be 1.3 million empty lists, 4 MB of JSON deflated to a few KB
+    (hostile_set(strokes=strokes_bomb(3, 4 * 2**20)), "strokes.npy is 4,194,304 bytes; 3 drawings' strokes"),
+    (with_forged_count(zip_of({f"{i}.npy": b"" for i in range(2000)}), 3), "the archive's directory is"),
+])
+def test_a_bomb_is_refused_before_it_is_unpacked(raw, message):
+    refused, peak = refusal(md.from_bytes, raw, md.SetError)
+    assert message in refused
+    assert peak < 2 * len(raw) + 2**20, f"refusing took {peak / 2**20:.0f} MB"
+
+
+def test_strokes_are_parsed_one_drawing_at_a_time():
+    """Within the size bound, one drawing that would be 5,000 lists is refused from its first 16,000 characters."""
+    raw = hostile_set(strokes=strokes_bomb(3, 15_000 * 3))
+    refused, peak = refusal(md.from_bytes, raw, md.SetError)
+    assert "drawing 1's strokes are longer than 16,000 characters" in refused
+    assert peak < 2**20
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda raw: encrypted(raw, "y.npy"), "y.npy is encrypted"),
+    (lambda raw: compressed_with(raw, "x.npy", 99), "x.npy uses compression method 99"),
+    (lambda raw: needing_version(raw, "x.npy", 99), "zip version or feature"),
+])
+def test_a_zip_this_reader_cannot_open_is_refused_with_the_reason(make, message):
+    with pytest.raises(md.SetError, match=message):
+        md.from_bytes(make(md.to_bytes(small_set(3))))
+
+
+def npy_with_header(header: str) -> bytes:
+    """A v1.0 .npy whose header text is `header` (padded as NumPy pads it), then 3×784 float32 zeros."""
+    text = header.encode("latin1")
+    text += b" " * (-(10 + len(text) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + b"\0" * (3 * 784 * 4)
+
+
+LINK = "![x](http://127.0.0.1:8999/x.png) [y](http://evil.example) :red[z]"
+
+
+@pytest.mark.parametrize("raw", [
+    hostile_set(x=npy_with_header(f"{{'descr': '{LINK}', 'fortran_order': False, 'shape': (3, 784), }}")),
+    hostile_set(x=npy_with_header(f"{{'descr': '<f4', 'fortran_order': False, 'shape': (3, 784), '{LINK}': 1}}")),
+    hostile_set(x=npy_with_header(f"{{'descr': [('{LINK}', '<f4')], 'fortran_order': False, 'shape': (3, 784), }}")),
+    hostile_set(x=npy_with_header(f"{{'descr': '<f4', 'fortran_order': False, 'shape': '{LINK}', }}")),
+    with_local_name(md.to_bytes(small_set(3)), "x.npy", "![x]("),
+], ids=["descr", "an extra header key", "a field name", "a shape that is text", "a local name"])
+def test_a_refusal_quotes_nothing_markdown_could_act_on(raw):
+    with pytest.raises(md.SetError) as refused:
+        md.from_bytes(raw)
+    message = str(refused.value)
+    assert not any(part in message for part in ("http", "127.0.0.1", "](", "![", ":red")), message
