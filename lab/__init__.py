@@ -13,5 +13,5 @@ Pages (`app.py`, `pages/`) only lay out; what they show and do lives here:
 - mnist     MNIST loaded once per process, and a synthetic stand-in
 - draw, backprop, evaluate   what the Draw, Backprop and Evaluate pages compute
 - figures   plotly figures (the one rule for percentage axes); images: arrays → pictures; blas: one BLAS thread
-- words     numbers and nouns in messages: counts with plurals, a/an, numbers for people (no Streamlit)
+- words     what people read: counts with plurals, a/an, numbers for people, strangers' text as plain text
 """

@@ -157,11 +157,11 @@ def load_upload() -> None:
     uploaded = state.widget_value(Key.UPLOAD)
     if uploaded is None or state.upload_outcome(uploaded.file_id) is not None:
         return
-    name = models.plain(uploaded.name)   # a stranger's file name, shown as Markdown
+    name = words.plain(uploaded.name)   # a stranger's file name, shown as Markdown
     try:
         model = weights.load(uploaded.getvalue(), max_bytes=weights.MAX_BYTES)
     except weights.WeightsError as e:
-        return state.set_upload_outcome(uploaded.file_id, Notice("error", f"Could not load {name}: {models.plain(e)}"))
+        return state.set_upload_outcome(uploaded.file_id, Notice("error", f"Could not load {name}: {words.plain(e)}"))
     state.set_own_model(models.new_ref(model, f"Loaded from {uploaded.name}", prefix="upload"))
     state.set_model_source(state.OWN)
     state.set_upload_outcome(uploaded.file_id, Notice(
@@ -203,8 +203,8 @@ def save_to_folder() -> None:
         model, meta = weights_to_save(run, state.model_in_use())
         path = user_weights.save(model, state.widget_value(Key.SAVE_NAME) or "", **meta)
     except (user_weights.SaveError, weights.WeightsError) as e:
-        return state.set_notice(Notice("error", models.plain(e)), slot=state.WEIGHTS)
-    state.set_notice(Notice("success", f"Saved as {models.plain(path.name)} in the weights folder."),
+        return state.set_notice(Notice("error", words.plain(e)), slot=state.WEIGHTS)
+    state.set_notice(Notice("success", f"Saved as {words.plain(path.name)} in the weights folder."),
                      slot=state.WEIGHTS)
 
 
@@ -217,11 +217,11 @@ def load_saved() -> None:
     try:
         model = user_weights.load(name)
     except (user_weights.SaveError, weights.WeightsError) as e:
-        return state.set_notice(Notice("error", f"Could not load {models.plain(name)}: {models.plain(e)}"),
+        return state.set_notice(Notice("error", f"Could not load {words.plain(name)}: {words.plain(e)}"),
                                 slot=state.WEIGHTS)
     state.set_own_model(models.new_ref(model, f"Loaded from {name}", prefix="saved"))
     state.set_model_source(state.OWN)
-    state.set_notice(Notice("success", f"Loaded {models.plain(name)} ({words.count(model.hidden, 'hidden unit')}); "
+    state.set_notice(Notice("success", f"Loaded {words.plain(name)} ({words.count(model.hidden, 'hidden unit')}); "
                                        "it is now the model in use."), slot=state.WEIGHTS)
 
 

@@ -9,7 +9,7 @@ by every session.
 from __future__ import annotations
 
 import itertools
-import re
+
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, NamedTuple
@@ -19,7 +19,7 @@ import numpy as np
 from mlp import weights
 from mlp.model import MLP, Cache, as_inputs
 
-from . import budget, images, mnist, model_cache
+from . import budget, images, mnist, model_cache, words
 
 _versions = itertools.count(1)
 
@@ -41,38 +41,17 @@ def new_ref(model: MLP, label: str, prefix: str = "model") -> ModelRef:
     """Freeze `model` (the caller hands it over) and give it a fresh version.
 
     The label may carry a stranger's text (a file name, a file's meta), and pages show
-    labels as Markdown: it is made plain text first (see `plain`).
+    labels as Markdown: it is made plain text first (see `words.plain`).
     """
     for array in model.params().values():
         array.flags.writeable = False
-    return ModelRef(model, f"{prefix}-{next(_versions)}", plain(label))
+    return ModelRef(model, f"{prefix}-{next(_versions)}", words.plain(label))
 
 
 def taught_from(ref: ModelRef) -> str:
     """The name of the model that Teach it or fine-tuning builds on: where a chain of lessons started,
     else the ref's label without its parenthesis."""
     return ref.model.meta.get("taught_from", ref.label.split(" (")[0])
-
-
-_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")      # a backslash before ASCII punctuation
-_ACTIVE = re.compile(r"([\\`*_\[\]<>!$|~#:@])")     # what makes links, images, HTML, LaTeX, colours, icons
-# Some of Markdown's actors work on the text after escapes are undone: GFM's bare links (http://…,
-# www.…, a@b.c), emoji and Streamlit's :material/…: icons.  An invisible break stops each.
-BREAK = "\u200b"                                    # zero-width space
-_BARE = re.compile(r"(?<=[:@])(?=\S)|(?i:(?<=www)(?=\.))")
-
-
-def plain(text: str) -> str:
-    """`text` on one line, shown as written: everything Markdown (and Streamlit's :colour[]/:icon:) would
-    act on is escaped, and an invisible break follows each ':' and '@' and splits 'www.', so no bare
-    link, emoji or icon forms either.
-
-    Idempotent, so a label built from another label is not escaped twice.  Every message that quotes
-    a stranger's text (a file's name, its meta, a link's value, a refusal of a file) goes through it.
-    """
-    one_line = " ".join(str(text).replace(BREAK, "").split())
-    escaped = _ACTIVE.sub(r"\\\1", _ESCAPED.sub(r"\1", one_line))
-    return _BARE.sub(BREAK, escaped)
 
 
 @lru_cache(maxsize=1)

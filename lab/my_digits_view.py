@@ -245,7 +245,7 @@ def load_set() -> None:
         loaded = md.from_bytes(uploaded.getvalue())
         merged = mine.merged(loaded)
     except ValueError as e:   # md.SetError is one
-        outcome = Notice("error", f"That file was not loaded: {models.plain(e)}. Your set is unchanged "
+        outcome = Notice("error", f"That file was not loaded: {words.plain(e)}. Your set is unchanged "
                                   f"({words.count(len(mine), 'drawing')}).")
     else:
         state.set_my_digits(merged)

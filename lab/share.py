@@ -11,7 +11,6 @@ import math
 from typing import Any, Mapping, NamedTuple
 
 from . import words
-from .models import plain
 
 
 class Field(NamedTuple):
@@ -35,7 +34,7 @@ def parse(params: Mapping[str, str], fields: list[Field]) -> tuple[dict[str, Any
         try:
             value = _convert(raw, field)
         except ValueError as e:
-            notes.append(f"{field.name}='{plain(raw)}' ignored: {e}")   # the raw value is a stranger's text
+            notes.append(f"{field.name}='{words.plain(raw)}' ignored: {e}")   # the raw value is a stranger's text
             continue
         values[field.name] = value
     return values, notes

@@ -1,9 +1,11 @@
-"""Numbers and nouns in sentences people read: counts with the right plural, "a 7" / "an 8", numbers
-without exponent notation or needless digits.  Plain Python (no Streamlit), so every message uses it.
+"""Words people read: counts with the right plural, "a 7" / "an 8", numbers
+without exponent notation or needless digits, and a stranger's text shown as written (`plain`).  Plain Python (no
+Streamlit), so every message uses it.
 """
 from __future__ import annotations
 
 import math
+import re
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 # Beyond these, digits stop helping a reader: 1e-5 reads 1×10⁻⁵ and 1e15 reads 1×10¹⁵.
@@ -77,3 +79,26 @@ def percent(fraction: float, decimals: int = 1) -> str:
 def clause(sentence: str) -> str:
     """A sentence to sit inside another (in brackets, before a comma): without its closing full stop."""
     return sentence[:-1] if sentence.endswith(".") and not sentence.endswith("..") else sentence
+
+
+# -- a stranger's text, shown as written ---------------------------------------------------
+
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")      # a backslash before ASCII punctuation
+_ACTIVE = re.compile(r"([\\`*_\[\]<>!$|~#:@])")     # what makes links, images, HTML, LaTeX, colours, icons
+# Some of Markdown's actors work on the text after escapes are undone: GFM's bare links (http://…,
+# www.…, a@b.c), emoji and Streamlit's :material/…: icons.  An invisible break stops each.
+BREAK = "\u200b"                                    # zero-width space
+_BARE = re.compile(r"(?<=[:@])(?=\S)|(?i:(?<=www)(?=\.))")
+
+
+def plain(text: str) -> str:
+    """`text` on one line, shown as written: everything Markdown (and Streamlit's :colour[]/:icon:) would
+    act on is escaped, and an invisible break follows each ':' and '@' and splits 'www.', so no bare
+    link, emoji or icon forms either.
+
+    Idempotent, so a label built from another label is not escaped twice.  Every message that quotes
+    a stranger's text (a file's name, its meta, a link's value, a refusal of a file) goes through it.
+    """
+    one_line = " ".join(str(text).replace(BREAK, "").split())
+    escaped = _ACTIVE.sub(r"\\\1", _ESCAPED.sub(r"\1", one_line))
+    return _BARE.sub(BREAK, escaped)

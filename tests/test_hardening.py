@@ -26,7 +26,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab import (backprop, boundaries, budget, evaluate, figures, hidden_map, mnist, models, share, state,
-                 train_session, user_weights)
+                 train_session, user_weights, words)
 from lab.loss_history import LossHistory
 from lab.runner import TrainingRunner
 from lab.state import Key
@@ -285,15 +285,15 @@ def test_file_names_and_meta_never_become_markdown(folder):
     for text in texts:
         assert markdown_acts_on(text) == [], text
     label = at.session_state["own_model"].label
-    assert models.plain(label) == label and label.startswith("Loaded from \\!\\[x\\]")
+    assert words.plain(label) == label and label.startswith("Loaded from \\!\\[x\\]")
 
 
 @pytest.mark.parametrize("text", HOSTILE_TEXTS)
 def test_plain_text_is_shown_as_written(text):
-    shown = models.plain(text)
+    shown = words.plain(text)
     assert markdown_acts_on(shown) == []
-    unescaped = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", shown).replace(models.BREAK, "")
-    assert unescaped == text and models.plain(shown) == shown
+    unescaped = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", shown).replace(words.BREAK, "")
+    assert unescaped == text and words.plain(shown) == shown
 
 
 def test_a_refused_file_is_quoted_as_plain_text(folder):
@@ -530,7 +530,7 @@ def test_bad_link_values_show_in_chromium_as_written(browser, server):
             alerts = tab.locator('[data-testid="stAlert"] [data-testid="stMarkdownContainer"]')
             alerts = alerts.filter(has_text="ignored")
             expect(alerts).to_have_count(len(texts), timeout=60_000)
-            shown = " ".join(alerts.all_inner_texts()).replace(models.BREAK, "")
+            shown = " ".join(alerts.all_inner_texts()).replace(words.BREAK, "")
             for text in texts:
                 assert text in shown, shown
             acting = alerts.locator('a, img, .katex, [data-testid="stIconMaterial"]')
