@@ -15,6 +15,7 @@ from lab import blas, boundaries, state, toy
 from support import CHROMIUM, CHROMIUM_ARGS, needs_mnist, streamlit_server
 from lab.boundaries import LINEAR, NETWORK, Settings, SideBySide
 from mlp.model import output_delta
+from mlp.train import Trainer
 
 APP = "../app.py"
 PAGE = "pages/5_Boundaries.py"
@@ -118,6 +119,28 @@ def test_a_diverging_model_is_put_back_and_named():
     assert any(not np.array_equal(theta, kept[LINEAR][key])                  # it kept its steps
                for key, theta in side.models[LINEAR].params().items())
     assert side.train(10, lr=0.3) == [] and side.steps == 20
+
+
+def test_the_toy_steps_and_the_mnist_comparison_run_the_one_sgd_loop(monkeypatch):
+    """Boundaries trains through mlp.train.Trainer, the loop (and divergence guard) behind Train."""
+    calls = []
+    real = Trainer.train_batch
+
+    def spy(trainer):
+        calls.append(type(trainer.model).__name__)
+        return real(trainer)
+
+    monkeypatch.setattr(Trainer, "train_batch", spy)
+    assert SideBySide(Settings(data="xor")).train(3, lr=0.3) == []
+    assert sorted(calls) == ["MLP"] * 3 + ["SoftmaxRegression"] * 3
+    calls.clear()
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 256, (200, 784), dtype=np.uint8), rng.integers(0, 10, 200)
+    monkeypatch.setattr(boundaries.mnist, "test_set", lambda: (X[:50], y[:50]))
+    monkeypatch.setattr(boundaries.mnist, "load", lambda part: (X, y))
+    assert boundaries.mnist_comparison.__wrapped__(seed=0) is not None
+    steps = boundaries.MNIST_EPOCHS * -(-len(y) // boundaries.MNIST_BATCH)
+    assert calls.count("MLP") == steps and calls.count("SoftmaxRegression") == steps
 
 
 def test_clip_line_finds_the_segment_inside_the_square():
