@@ -136,8 +136,8 @@ class Trainer:
         self._checkpoint_every = checkpoint_every
         self._good = model.copy()
         self._batches = batches
-        B = config.batch_size if batches else min(config.batch_size, len(y))
-        self.steps_per_epoch = batches.steps_per_epoch if batches else math.ceil(len(y) / B)
+        B = min(config.batch_size, len(y)) if batches is None else config.batch_size
+        self.steps_per_epoch = math.ceil(len(y) / B) if batches is None else batches.steps_per_epoch
         # Per-step buffers, sized for a full batch; a shorter batch uses their first rows.
         self._x = np.empty((B, d), model.dtype)
         self._xb = np.empty((B, d), X.dtype)
@@ -161,7 +161,7 @@ class Trainer:
     def train_batch(self) -> StepResult:
         """One minibatch of SGD.
 
-        Raises Diverged, with the model restored to its last good weights, when the
+        Raises Diverged, with the model restored to its last checkpoint, when the
         loss is not finite or the running loss exploded.
         """
         if self._batches is None:
