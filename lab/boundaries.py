@@ -5,8 +5,8 @@ border between two classes is where two linear functions are equal: a straight l
 hidden ReLU units each switch on along their own line a1_j = 0, and the output adds up those
 bent pieces, so its border can turn at every such line.
 
-Both models are driven only through the engine's interface (`forward`, `backward`, `step`,
-`predict_proba`, `accuracy`, `params`, `is_finite`); nothing here repeats their equations.
+Both models are trained by the project's one SGD loop (mlp.train.Trainer) and read through the
+engine's interface (`predict_proba`, `accuracy`, `params`); nothing here repeats their equations.
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from mlp import idx
-from mlp.model import MLP, SoftmaxRegression, as_inputs
+from mlp.model import MLP, SoftmaxRegression
+from mlp.train import Config, Diverged, Trainer
 
 from . import mnist, share, toy
 
@@ -100,24 +101,31 @@ class SideBySide:
             LINEAR: SoftmaxRegression.init(seed=settings.seed, inputs=2, classes=toy.CLASSES),
             NETWORK: MLP.init(hidden=settings.hidden, seed=settings.seed, inputs=2, classes=toy.CLASSES),
         }
+        # Full-batch steps, with the page's own rule for divergence: weights that stop being finite
+        # (exploded=None: the trainer's "running loss > 4 ln C" was measured on MNIST, not on toy
+        # sets), and back to where the model was before the call's steps (checkpoint() in `train`,
+        # none every 50 steps), so that the step counter can stay where it was.
+        config = Config(batch_size=len(self.y), lr=settings.lr, hidden=settings.hidden, seed=settings.seed)
+        self.trainers = {name: Trainer(model, self.X, self.y, config, checkpoint_every=None, exploded=None)
+                         for name, model in self.models.items()}
         self.steps = 0
         self.history = [self._record()]
 
     def train(self, steps: int, lr: float) -> list[str]:
         """`steps` full-batch SGD steps of each model; the names of models that diverged (usually none).
 
-        A model whose weights stop being finite is put back where it was before these steps
-        (the other keeps its progress), and the step counter does not move.
+        A model whose loss or gradients stop being finite is put back where it was before these
+        steps (the other keeps its progress), and the step counter does not move.
         """
         diverged = []
-        for name, model in self.models.items():
-            before = {key: theta.copy() for key, theta in model.params().items()}
-            with np.errstate(over="ignore", invalid="ignore"):   # overflow is caught just below
-                for _ in range(steps):
-                    model.sgd_step(self.X, self.y, lr)
-            if not model.is_finite():
-                for key, theta in model.params().items():
-                    theta[...] = before[key]
+        for name, trainer in self.trainers.items():
+            trainer.lr = lr
+            trainer.checkpoint()
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):   # the trainer checks every step's loss
+                    for _ in range(steps):
+                        trainer.train_batch()
+            except Diverged:   # the trainer has put it back to the checkpoint
                 diverged.append(NAMES[name])
         if not diverged:
             self.steps += steps
@@ -198,16 +206,6 @@ class MnistComparison(NamedTuple):
     hidden: int
 
 
-def train_epochs(model, X: np.ndarray, y: np.ndarray, epochs: int, lr: float, batch: int, seed: int) -> None:
-    """Minibatch SGD over shuffled X (uint8 pixels or floats), `epochs` times."""
-    rng = np.random.default_rng(seed)
-    for _ in range(epochs):
-        order = rng.permutation(len(y))
-        for start in range(0, len(y), batch):
-            rows = order[start:start + batch]
-            model.sgd_step(as_inputs(X[rows]), y[rows], lr)
-
-
 @lru_cache(maxsize=1)
 def mnist_comparison(seed: int = 0) -> MnistComparison | None:
     """Both models trained with the same plain SGD on the MNIST training set, scored on the test set.
@@ -223,7 +221,8 @@ def mnist_comparison(seed: int = 0) -> MnistComparison | None:
         return None
     linear = SoftmaxRegression.init(seed=seed, inputs=784, classes=10)
     network = MLP.init(hidden=MNIST_HIDDEN, seed=seed)
+    config = Config(epochs=MNIST_EPOCHS, lr=MNIST_LR, batch_size=MNIST_BATCH, hidden=MNIST_HIDDEN, seed=seed)
     for model in (linear, network):
-        train_epochs(model, X, y, MNIST_EPOCHS, MNIST_LR, MNIST_BATCH, seed)
+        Trainer(model, X, y, config).train()
     return MnistComparison(float(linear.accuracy(*test)), float(network.accuracy(*test)),
                            MNIST_EPOCHS, MNIST_LR, MNIST_BATCH, MNIST_HIDDEN)

@@ -28,6 +28,7 @@ import numpy as np
 
 from mlp.model import CLASSES, INPUTS, MLP, as_inputs
 from mlp.npz import MAX_DIRECTORY_BYTES, UNSUPPORTED, directory, dtype_text, read_header, shape_text, shown, unreadable
+from mlp.train import Config, Diverged, Trainer
 
 from . import words
 
@@ -384,44 +385,70 @@ class FineTuneResult(NamedTuple):
         return 100 * (self.test_before - self.test_after)
 
 
+class _MixedBatches:
+    """Fine-tuning's minibatches for the Trainer: `mine` of your drawings (each once an epoch; the last
+    batch is topped up at random, so each holds that many of yours) and `replay` random MNIST
+    training digits, so the network keeps what it knew."""
+
+    def __init__(self, digits: DigitSet, replay: tuple[np.ndarray, np.ndarray], mine: int, replay_rows: int,
+                 rng: np.random.Generator, dtype):
+        self.digits, (self.X_replay, self.y_replay) = digits, replay
+        self.mine, self.replay_rows, self.rng, self.dtype = mine, replay_rows, rng, dtype
+        self.steps_per_epoch = -(-len(digits) // mine)
+        self.order = np.arange(len(digits))   # drawn anew as each epoch starts (i = 0)
+
+    def __call__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        k, n = self.mine, len(self.digits)
+        if i == 0:
+            self.order = self.rng.permutation(n)
+        mine = self.order[i * k:(i + 1) * k]
+        if len(mine) < k:
+            mine = np.concatenate([mine, self.rng.integers(0, n, k - len(mine))])
+        rows = self.rng.integers(0, len(self.y_replay), self.replay_rows)
+        X = np.concatenate([self.digits.x[mine], as_inputs(self.X_replay[rows], self.dtype)])          # (k+r,784)
+        y = np.concatenate([self.digits.y[mine].astype(np.intp), np.asarray(self.y_replay[rows], np.intp)])
+        return X, y
+
+
 def fine_tune(model: MLP, digits: DigitSet, replay: tuple[np.ndarray, np.ndarray],
               test: tuple[np.ndarray, np.ndarray], settings: FineTuneSettings = FineTuneSettings(),
               progress: Callable[[float, str], None] | None = None) -> FineTuneResult:
     """SGD on `digits` mixed with `replay` (MNIST train, uint8 (N,784) and (N,)), on a copy of `model`.
 
     After each epoch MNIST `test` accuracy is measured; an epoch that takes it more than
-    `max_test_drop` below the start is undone and training stops there.
+    `max_test_drop` below the start is undone and training stops there, as does one the
+    trainer's divergence guard stops (its loss not finite, or exploded).
     ValueError for an empty set or bad settings; the weights given are never touched.
     """
     settings.validate()
     if not len(digits):
         raise ValueError("My digits is empty: confirm or correct a few drawings on the Draw page first")
-    X_replay, y_replay = replay
     X_test, y_test = test
-    rng = np.random.default_rng(settings.seed)
     tuned = model.copy()   # writeable arrays even when the model's own are frozen and shared
     mine_before, test_before = accuracy(model, digits), model.accuracy(X_test, y_test)
-    k, r, n = settings.mine_per_batch, settings.replay_per_batch, len(digits)
-    steps_per_epoch = -(-n // k)
-    good, good_test, epochs_done, note = tuned.copy(), test_before, 0, ""
+    k, r = settings.mine_per_batch, settings.replay_per_batch
+    batches = _MixedBatches(digits, replay, k, r, np.random.default_rng(settings.seed), tuned.dtype)
+    config = Config(epochs=settings.epochs, batch_size=k + r, lr=settings.lr, hidden=tuned.hidden,
+                    seed=settings.seed)
+    # The trainer goes back only to the last epoch that kept MNIST within the bound (checkpoint() below).
+    trainer = Trainer(tuned, digits.x, digits.y, config, batches=batches, checkpoint_every=None)
+    good_test, epochs_done, note = test_before, 0, ""
     for epoch in range(settings.epochs):
-        order = rng.permutation(n)
-        for step in range(steps_per_epoch):
-            mine = order[step * k:(step + 1) * k]
-            if len(mine) < k:                  # the last batch is topped up, so each holds k of mine
-                mine = np.concatenate([mine, rng.integers(0, n, k - len(mine))])
-            rows = rng.integers(0, len(y_replay), r)
-            X = np.concatenate([digits.x[mine], as_inputs(X_replay[rows], tuned.dtype)])
-            y = np.concatenate([digits.y[mine].astype(np.intp), np.asarray(y_replay[rows], np.intp)])
-            tuned.sgd_step(X, y, settings.lr)
+        try:
+            for _ in range(batches.steps_per_epoch):
+                trainer.train_batch()
+        except Diverged as e:   # the weights are those of the last good epoch again
+            note = f"stopped after epoch {epoch}: epoch {epoch + 1} diverged ({e}); its weights were undone"
+            break
         now = tuned.accuracy(X_test, y_test)
         if test_before - now > settings.max_test_drop or not tuned.is_finite():
-            tuned = good
+            trainer.restore()
             note = (f"stopped after epoch {epoch}: epoch {epoch + 1} took MNIST test accuracy to {now:.2%}, "
                     f"more than {100 * settings.max_test_drop:.1f} points below the start; "
                     f"its weights were undone")
             break
-        good, good_test, epochs_done = tuned.copy(), now, epoch + 1
+        trainer.checkpoint()
+        good_test, epochs_done = now, epoch + 1
         if progress is not None:
             progress((epoch + 1) / settings.epochs,
                      f"epoch {epoch + 1}/{settings.epochs} · MNIST test {now:.2%}")

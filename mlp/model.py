@@ -212,7 +212,15 @@ class MLP(Classifier):
         return Grads(gW1, gb1, gW2, gb2, dz, dh, da1)
 
     def step(self, grads: Grads, lr: float) -> None:
-        """SGD: θ ← θ - η ∇θ, in place."""
+        """SGD: θ ← θ - η ∇θ, in place.
+
+        This is the line as the equations read, run by `sgd_step` (the Draw page's one-drawing
+        lesson). Training (mlp/train.py's Trainer, behind Train, Boundaries and fine-tuning) runs
+        the same update with η folded into δz before backprop: backprop is linear in δz, so the
+        gradients come out as η∇θ and `Trainer._update` only subtracts them, without the pass
+        over W1 that scaling ∇W1 costs (a few % of a step). tests/test_train.py checks that the
+        two give the same weights.
+        """
         self.W1 -= lr * grads.W1
         self.b1 -= lr * grads.b1
         self.W2 -= lr * grads.W2
@@ -352,7 +360,7 @@ class SoftmaxRegression(Classifier):
         return cache, SoftmaxGrads(np.empty((d, C), self.dtype), np.empty(C, self.dtype), np.empty_like(z))
 
     def step(self, grads: SoftmaxGrads, lr: float) -> None:
-        """SGD: θ ← θ - η ∇θ, in place."""
+        """SGD: θ ← θ - η ∇θ, in place (training runs it η-folded, as MLP.step says)."""
         self.W -= lr * grads.W
         self.b -= lr * grads.b
 

@@ -18,7 +18,7 @@ import argparse
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Protocol
 
 import numpy as np
 
@@ -84,14 +84,34 @@ class StepResult(NamedTuple):
     epoch_done: bool    # this was the last batch of the epoch
 
 
+class Batches(Protocol):
+    """A caller's own minibatches, for a Trainer that is not to shuffle one (X, y): fine-tuning mixes
+    drawings with MNIST. Batch i (0 ≤ i < steps_per_epoch) of the current epoch is X (N,d), uint8 or
+    floats, and y (N,), with N ≤ config.batch_size; i = 0 starts an epoch."""
+    steps_per_epoch: int
+
+    def __call__(self, i: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 class Trainer:
     """Trains `model` (an MLP, or a SoftmaxRegression) in place on X (N,d) — uint8 pixels 0..255
     or floats — and y (N,) labels, one minibatch at a time.
 
     `train_batch()` is the unit a live UI can pause between; `train()` runs whole epochs.
+    The one SGD loop of the project:
+    - the Train page and `python -m mlp.train` shuffle (X, y) into minibatches;
+    - Boundaries takes full-batch steps (batch_size = N) and sets `lr` between them;
+    - fine-tuning on My digits hands in its own `batches` and keeps its own checkpoints.
+
+    A step whose loss or gradients are not finite, or that takes the running loss past `exploded`
+    × ln C (None: only non-finite counts), raises Diverged with the model put back to the last
+    checkpoint: the start, every `checkpoint_every` steps, or whenever the caller calls
+    `checkpoint()` (None: only then).
     """
 
-    def __init__(self, model: Classifier, X: np.ndarray, y: np.ndarray, config: Config):
+    def __init__(self, model: Classifier, X: np.ndarray, y: np.ndarray, config: Config,
+                 batches: Batches | None = None, checkpoint_every: int | None = CHECKPOINT_EVERY,
+                 exploded: float | None = EXPLODED):
         config.validate()
         X, y = np.asarray(X), np.asarray(y)
         d, C = model.inputs, model.classes
@@ -107,16 +127,18 @@ class Trainer:
         self.model, self.config = model, config
         self.X, self.y = X, y.astype(np.intp)
         self.rng = np.random.default_rng(config.seed)
-        self.lr = config.lr
+        self.lr = config.lr   # η of the next step; callers may change it between steps (Boundaries' slider)
         self.epoch, self.batch, self.steps = 0, 0, 0
         self.running_loss = math.log(C)
-        self._explode_at = EXPLODED * math.log(C)
+        self._explode_at = math.inf if exploded is None else exploded * math.log(C)
         # Running loss over ~256 samples, so one unlucky small batch is not called divergence.
         self._loss_weight = min(1.0, config.batch_size / 256)
+        self._checkpoint_every = checkpoint_every
         self._good = model.copy()
-        B = min(config.batch_size, len(y))
-        self.steps_per_epoch = math.ceil(len(y) / B)
-        # Per-step buffers, sized for a full batch; the last batch of an epoch uses their first rows.
+        self._batches = batches
+        B = min(config.batch_size, len(y)) if batches is None else config.batch_size
+        self.steps_per_epoch = math.ceil(len(y) / B) if batches is None else batches.steps_per_epoch
+        # Per-step buffers, sized for a full batch; a shorter batch uses their first rows.
         self._x = np.empty((B, d), model.dtype)
         self._xb = np.empty((B, d), X.dtype)
         self._views = {B: model.buffers(B, overwrite=True)}   # rows in the batch → (cache, grads) buffers
@@ -130,20 +152,27 @@ class Trainer:
     def _shuffle(self) -> None:
         # Only the order is shuffled; each batch gathers its rows (half the time of
         # copying the whole 47 MB set once an epoch, and no second copy in memory).
-        self._order = self.rng.permutation(len(self.y))
+        # A full batch sums the same rows in any order: it keeps the data's own, so Boundaries'
+        # full-batch step is bit for bit the engine's equations on the toy set as drawn.
+        if self._batches is None:
+            many = self.steps_per_epoch > 1
+            self._order = self.rng.permutation(len(self.y)) if many else np.arange(len(self.y))
 
     def train_batch(self) -> StepResult:
         """One minibatch of SGD.
 
-        Raises Diverged, with the model restored to its last good weights, when the
+        Raises Diverged, with the model restored to its last checkpoint, when the
         loss is not finite or the running loss exploded.
         """
-        B = self.config.batch_size
-        lo = self.batch * B
-        rows = self._order[lo:lo + B]
-        # mode="clip" (the rows are in range anyway) lets take write into out unbuffered
-        xb = np.take(self.X, rows, axis=0, out=self._xb[:len(rows)], mode="clip")
-        y = self.y[rows]
+        if self._batches is None:
+            B = self.config.batch_size
+            lo = self.batch * B
+            rows = self._order[lo:lo + B]
+            # mode="clip" (the rows are in range anyway) lets take write into out unbuffered
+            xb = np.take(self.X, rows, axis=0, out=self._xb[:len(rows)], mode="clip")   # (N,d)
+            y = self.y[rows]                                                             # (N,)
+        else:
+            xb, y = self._batches(self.batch)
         if self._augment is not None:
             xb = self._augment(xb)
         N = len(y)
@@ -155,16 +184,16 @@ class Trainer:
         try:
             loss = self._sgd_step(X, y)
         except Diverged:
-            self._restore_good()
+            self.restore()
             raise
         self.running_loss += self._loss_weight * (loss - self.running_loss)
         if self.running_loss > self._explode_at:
-            self._restore_good()
+            self.restore()
             raise Diverged(f"the loss exploded to {self.running_loss:.1f} at epoch {self.epoch + 1}, "
                            f"batch {self.batch + 1}: the learning rate {self.lr:g} is too large")
         self.steps += 1
-        if self.steps % CHECKPOINT_EVERY == 0:
-            self._good = self.model.copy()
+        if self._checkpoint_every and self.steps % self._checkpoint_every == 0:
+            self.checkpoint()
         result = StepResult(self.epoch, self.batch, loss, self.batch + 1 == self.steps_per_epoch)
         self.batch += 1
         if result.epoch_done:
@@ -173,7 +202,12 @@ class Trainer:
             self._shuffle()
         return result
 
-    def _restore_good(self) -> None:
+    def checkpoint(self) -> None:
+        """Keep the model's present weights as the ones a divergence, or `restore()`, goes back to."""
+        self._good = self.model.copy()
+
+    def restore(self) -> None:
+        """Put the model back to its weights at the last checkpoint."""
         for name, theta in self.model.params().items():
             theta[...] = getattr(self._good, name)
 
@@ -207,7 +241,11 @@ class Trainer:
         return self._views[N]
 
     def _update(self, grads) -> None:
-        """θ ← θ - η∇θ (η already in `grads`), with optional L2 and momentum."""
+        """θ ← θ - η∇θ (η already in `grads`), with optional L2 and momentum.
+
+        `MLP.step` is the same line written as the equations read; this one subtracts η∇θ
+        as it comes out of backprop, where `step` would first scale ∇θ (a pass over W1).
+        """
         cfg = self.config
         for name, theta in self.model.params().items():
             step = getattr(grads, name)

@@ -14,6 +14,8 @@ from streamlit.testing.v1 import AppTest
 from lab import blas, boundaries, state, toy
 from support import CHROMIUM, CHROMIUM_ARGS, needs_mnist, streamlit_server
 from lab.boundaries import LINEAR, NETWORK, Settings, SideBySide
+from mlp.model import output_delta
+from mlp.train import Trainer
 
 APP = "../app.py"
 PAGE = "pages/5_Boundaries.py"
@@ -83,16 +85,26 @@ def test_the_models_have_two_inputs_and_the_chosen_hidden_units():
 
 
 def test_a_step_is_one_engine_sgd_step_of_each_model():
+    """One full-batch step of the Trainer: the engine's forward and backprop with η folded into δz,
+    bit for bit; and θ ← θ − η∇θ of `step` up to float rounding."""
     side, twin = SideBySide(Settings(data="moons", hidden=4)), SideBySide(Settings(data="moons", hidden=4))
+    plain = SideBySide(Settings(data="moons", hidden=4))
     before = {name: {k: v.copy() for k, v in m.params().items()} for name, m in side.models.items()}
     side.train(1, lr=0.1)
     for name, model in side.models.items():
         for key, theta in model.params().items():
             assert not np.allclose(theta, before[name][key]), (name, key)
         by_hand = twin.models[name]
-        by_hand.step(by_hand.backward(twin.X, twin.y, by_hand.forward(twin.X)), 0.1)
+        cache = by_hand.forward(twin.X)
+        dz = output_delta(cache.p, twin.y)
+        dz *= 0.1                                                          # η δz
+        for theta, eta_grad in zip(by_hand.params().values(), by_hand.backprop(twin.X, cache, dz)):
+            theta -= eta_grad                                              # θ ← θ − η∇θ
+        by_step = plain.models[name]
+        by_step.step(by_step.backward(plain.X, plain.y, by_step.forward(plain.X)), 0.1)
         for key, theta in model.params().items():
             assert np.array_equal(theta, by_hand.params()[key]), (name, key)
+            np.testing.assert_allclose(theta, by_step.params()[key], rtol=1e-6, atol=1e-7)
 
 
 def test_a_diverging_model_is_put_back_and_named():
@@ -107,6 +119,28 @@ def test_a_diverging_model_is_put_back_and_named():
     assert any(not np.array_equal(theta, kept[LINEAR][key])                  # it kept its steps
                for key, theta in side.models[LINEAR].params().items())
     assert side.train(10, lr=0.3) == [] and side.steps == 20
+
+
+def test_the_toy_steps_and_the_mnist_comparison_run_the_one_sgd_loop(monkeypatch):
+    """Boundaries trains through mlp.train.Trainer, the loop (and divergence guard) behind Train."""
+    calls = []
+    real = Trainer.train_batch
+
+    def spy(trainer):
+        calls.append(type(trainer.model).__name__)
+        return real(trainer)
+
+    monkeypatch.setattr(Trainer, "train_batch", spy)
+    assert SideBySide(Settings(data="xor")).train(3, lr=0.3) == []
+    assert sorted(calls) == ["MLP"] * 3 + ["SoftmaxRegression"] * 3
+    calls.clear()
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 256, (200, 784), dtype=np.uint8), rng.integers(0, 10, 200)
+    monkeypatch.setattr(boundaries.mnist, "test_set", lambda: (X[:50], y[:50]))
+    monkeypatch.setattr(boundaries.mnist, "load", lambda part: (X, y))
+    assert boundaries.mnist_comparison.__wrapped__(seed=0) is not None
+    steps = boundaries.MNIST_EPOCHS * -(-len(y) // boundaries.MNIST_BATCH)
+    assert calls.count("MLP") == steps and calls.count("SoftmaxRegression") == steps
 
 
 def test_clip_line_finds_the_segment_inside_the_square():

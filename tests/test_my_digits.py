@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from lab import my_digits as md
 from mlp import weights
 from mlp.model import MLP, as_inputs
 from mlp.preprocess import to_mnist
+from mlp.train import Trainer
 from support import (canvas_from_mnist, click, draw, first_test_image_of, needs_mnist, new_session,
                      no_errors, prediction, sidebar_text)
 
@@ -264,6 +266,30 @@ def test_fine_tuning_refuses_an_empty_set_and_bad_settings(shipped):
     for bad in (md.FineTuneSettings(epochs=0), md.FineTuneSettings(lr=float("nan")), md.FineTuneSettings(lr=5)):
         with pytest.raises(ValueError):
             md.fine_tune(shipped, small_set(3), fake, fake, bad)
+
+
+def test_fine_tuning_is_guarded_by_the_one_sgd_loop_and_keeps_its_last_good_epoch(monkeypatch):
+    """Fine-tuning trains through mlp.train.Trainer: a step that diverges stops it with the weights
+    of the last epoch that kept MNIST within the bound."""
+    model, digits = MLP.init(hidden=16, seed=0), small_set(12)
+    rng = np.random.default_rng(0)
+    replay = (rng.integers(0, 256, (100, 784), dtype=np.uint8), rng.integers(0, 10, 100))
+    test = (replay[0][:40], replay[1][:40])
+    lenient = md.FineTuneSettings(epochs=3, max_test_drop=1.0)
+    after_one_epoch = md.fine_tune(model, digits, replay, test, replace(lenient, epochs=1)).model
+    real = Trainer.train_batch
+
+    def huge_step_in_epoch_two(trainer):
+        if trainer.epoch == 1:
+            trainer.lr = 1e30
+        return real(trainer)
+
+    monkeypatch.setattr(Trainer, "train_batch", huge_step_in_epoch_two)
+    with np.errstate(all="ignore"):
+        result = md.fine_tune(model, digits, replay, test, lenient)
+    assert result.epochs_done == 1 and "diverged" in result.note and "undone" in result.note, result.note
+    for name, theta in result.model.params().items():
+        assert np.array_equal(theta, getattr(after_one_epoch, name)), name
 
 
 # -- one lesson's price --------------------------------------------------------------------------------

@@ -76,6 +76,61 @@ def test_trains_a_2_input_model_on_float_points():
     assert model.accuracy(X, y) >= 0.95
 
 
+def xor_points(n: int = 400):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+    return X, ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
+
+
+def test_a_caller_may_keep_the_checkpoints_and_count_only_non_finite_as_divergence():
+    """Boundaries' use: checkpoint_every=None goes back to the caller's checkpoint, not one taken every
+    50 steps; exploded=None lets a large finite loss through, which the default rule stops."""
+    X, y = xor_points()
+    model = MLP.init(hidden=8, seed=0, inputs=2, classes=2)
+    trainer = Trainer(model, X, y, Config(batch_size=len(y), hidden=8, lr=0.3), checkpoint_every=None, exploded=None)
+    start = {k: v.copy() for k, v in model.params().items()}
+    for _ in range(60):
+        trainer.train_batch()
+    trainer.lr = 1e30
+    with np.errstate(all="ignore"), pytest.raises(Diverged, match="not finite"):
+        for _ in range(10):
+            trainer.train_batch()
+    for name, theta in model.params().items():
+        np.testing.assert_array_equal(theta, start[name])
+    for guard, raises in ((None, False), (4.0, True)):
+        wrong = MLP.init(hidden=8, seed=0, inputs=2, classes=2)
+        wrong.W2[...], wrong.b2[...] = 0, (0, 100)            # class 1 everywhere, sure of it: loss ≈ 87
+        zeros = np.zeros(len(y), int)
+        trainer = Trainer(wrong, X, zeros, Config(batch_size=len(y), hidden=8, lr=1e-6), exploded=guard)
+        if raises:
+            with pytest.raises(Diverged, match="exploded"):
+                trainer.train_batch()
+        else:
+            assert trainer.train_batch().loss > 50
+
+
+def test_a_caller_may_hand_in_its_own_batches():
+    """Fine-tuning's use: the trainer steps through the caller's batches, steps_per_epoch of them an epoch."""
+    X, y = xor_points()
+    asked = []
+
+    def batches(i):
+        asked.append(i)
+        return X[i * 10:(i + 1) * 10], y[i * 10:(i + 1) * 10]
+
+    batches.steps_per_epoch = 3
+    model = MLP.init(hidden=8, seed=0, inputs=2, classes=2)
+    trainer = Trainer(model, X, y, Config(batch_size=10, hidden=8, lr=0.3), batches=batches)
+    done = [trainer.train_batch().epoch_done for _ in range(6)]
+    assert asked == [0, 1, 2, 0, 1, 2] and done == [False, False, True] * 2 and trainer.epoch == 2
+    twin = MLP.init(hidden=8, seed=0, inputs=2, classes=2)
+    for i in [0, 1, 2] * 2:
+        twin.step(twin.backward(X[i * 10:(i + 1) * 10], y[i * 10:(i + 1) * 10],
+                                twin.forward(X[i * 10:(i + 1) * 10])), 0.3)
+    for name, theta in model.params().items():
+        np.testing.assert_allclose(theta, getattr(twin, name), rtol=1e-5, atol=1e-6)
+
+
 def test_data_that_does_not_fit_the_model_is_refused():
     model = MLP.init(hidden=4, seed=0, inputs=2, classes=3)
     X = np.zeros((5, 2))
