@@ -129,28 +129,31 @@ def restored_message(checkpoint: runner.Checkpoint, run: TrainingRunner) -> str:
 def _restore_digits(token: str) -> str | None:
     if len(state.my_digits()):
         return None
-    try:
-        digits = checkpoints.load_digits(token)
-    except checkpoints.CheckpointError as e:
-        return f"Your My digits set could not be restored: {e}."
-    if digits is None:
-        return None
-    state.set_my_digits(digits)
-    return f"My digits: your {len(digits)} drawing{'s' if len(digits) != 1 else ''} are back."
+    return _restore("Your My digits set", lambda: checkpoints.load_digits(token), state.set_my_digits,
+                    lambda digits: f"My digits: your {len(digits)} drawing{'s' if len(digits) != 1 else ''} are back.")
 
 
 def _restore_model(token: str) -> str | None:
     if state.own_model() is not None:
         return None
+
+    def adopt(ref) -> None:
+        state.set_own_model(ref)
+        state.set_model_source(state.OWN)
+    return _restore("Your model", lambda: checkpoints.load_model(token), adopt,
+                    lambda ref: f"Your model is back, in use: {ref.label}.")
+
+
+def _restore(what: str, load: Callable, adopt: Callable, found: Callable) -> str | None:
+    """What `load` reads becomes the session's (`adopt`); the note to show, if any."""
     try:
-        ref = checkpoints.load_model(token)
+        value = load()
     except checkpoints.CheckpointError as e:
-        return f"Your model could not be restored: {e}."
-    if ref is None:
+        return f"{what} could not be restored: {e}."
+    if value is None:
         return None
-    state.set_own_model(ref)
-    state.set_model_source(state.OWN)
-    return f"Your model is back, in use: {ref.label}."
+    adopt(value)
+    return found(value)
 
 
 # -- the link ---------------------------------------------------------------------------------------
