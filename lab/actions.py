@@ -37,6 +37,8 @@ def continue_run() -> None:
     checkpoint = current.checkpoint() if config is not None else None
     if checkpoint is not None:
         _launch(config, resume_from=replace(checkpoint, config=config))
+        if state.runner() is not current:   # it started: the fields show what it trains with
+            state.set_train_settings(train_session.settings_of(config))
 
 
 def _launch(config, resume_from=None) -> None:

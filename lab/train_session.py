@@ -199,13 +199,17 @@ def read_link() -> list[str]:
 
 
 def conflict_message(conflict: LinkConflict, run: TrainingRunner) -> str:
+    """Which settings apply: the fields' (what Start uses) and the run's (what it trains, or Continue uses)."""
     link, ran = settings_text(conflict.link), settings_text(conflict.run)
-    if conflict.applied == "run":
-        return (f"The link asks for {link}, but your run is still training with {ran}: the fields show the run's "
-                "settings. “Use the link's settings” puts the link's in the fields for the next Start.")
-    return (f"The link's settings ({link}) are in the fields: Start trains a new run with them. Your restored run "
-            f"has {ran}; Continue trains it with its own settings. “Use my run's settings” puts those back "
-            "in the fields.")
+    if run.alive:
+        if conflict.applied == "run":
+            return (f"The link asks for {link}, but your run is still training with {ran}: the fields show the "
+                    "run's settings.")
+        return f"The link's settings ({link}) are in the fields for the next Start; your run goes on with {ran}."
+    if conflict.applied == "link":
+        return (f"The link's settings ({link}) are in the fields: Start trains a new run with them. Your restored "
+                f"run has {ran}; Continue trains it with its own settings.")
+    return f"The fields show your run's settings ({ran}), for Start and Continue; the link asked for {link}."
 
 
 def apply_conflict_side(side: str) -> None:

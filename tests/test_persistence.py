@@ -198,11 +198,13 @@ def test_a_run_goes_on_while_any_session_watching_it_is_connected(monkeypatch):
 
 # -- a session of the same browser finds it all again --------------------------------------------------------
 
-def session(token: str, page: str | None = None) -> AppTest:
+def session(token: str, page: str | None = None, query: dict | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state[Key.BROWSER_TOKEN] = token          # the cookie, as a reload sends it
     if page:
         at.switch_page(page)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
     at.run()
     return track_session(at)
 
@@ -219,3 +221,20 @@ def test_a_new_session_of_the_browser_finds_its_set_and_model_and_a_live_run():
     assert "Shipped weights + 2 lessons" in " ".join(m.value for m in at.sidebar.markdown)
     assert at.session_state[Key.RUNNER] is live                                   # followed, not restored
     assert any("4 drawings are back" in t.value for t in at.toast)
+
+
+def test_a_links_settings_and_a_restored_runs_are_told_apart_and_either_can_be_chosen():
+    """Item 4: the fields showed the link's 0.9 / 7 / 9 while Continue trained the old run at 0.1 / 30."""
+    token = checkpoints.new_token()
+    checkpoints.save(token, small_checkpoint())                # η 0.1 · 3 epochs · seed 0, one epoch done
+    at = session(token, "pages/1_Train.py", {"lr": "0.9", "epochs": "7", "seed": "9"})
+    infos = " ".join(i.value for i in at.info)
+    assert "The link's settings (η 0.9 · epochs 7 · seed 9) are in the fields" in infos
+    assert "Your restored run has η 0.1 · epochs 3 · seed 0; Continue trains it with its own settings" in infos
+    assert at.number_input(key=Key.train("lr")).value == 0.9
+    assert [b.label for b in at.button if b.label.startswith("Continue")] == ["Continue: 2 epochs left at η 0.1"]
+    [use_run] = [b for b in at.button if b.label == "Use my run's settings"]
+    use_run.click().run()
+    assert at.number_input(key=Key.train("lr")).value == 0.1 and at.number_input(key=Key.train("epochs")).value == 3
+    assert any("The fields show your run's settings (η 0.1 · epochs 3 · seed 0)" in i.value for i in at.info)
+    assert [b.label for b in at.button if b.label == "Use the link's settings"]
