@@ -222,8 +222,9 @@ def seen_again(token: str) -> None:
     """The token's cookie came back in a new session: if it keeps anything, it joins the returning pool
     (or stays there, as most recently seen)."""
     if kept(token):
-        mark = folder() / f"{token}{SEEN}"
-        mark.touch()
+        with user_weights.locked(folder()):
+            (folder() / f"{token}{SEEN}").touch()
+            _evict(token, _tokens())   # the returning pool may have just grown past its bound
 
 
 class KeepError(OSError):

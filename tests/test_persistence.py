@@ -127,8 +127,10 @@ def test_the_returning_pool_is_bounded_too_least_recently_seen_out_first(monkeyp
         checkpoints.save_digits(token, a_set())
         checkpoints.seen_again(token)
         age(token, 100 - i)
-    checkpoints.seen_again(tokens[0])            # the first came back again: now the most recent
-    checkpoints.save_model(tokens[2], a_model())
+    assert [bool(checkpoints.kept(t)) for t in tokens] == [False, True, True]     # the least recently seen out
+    checkpoints.save_digits(tokens[0], a_set())
+    age(tokens[0], 200)
+    checkpoints.seen_again(tokens[0])            # it came back once more: now the most recent
     assert [bool(checkpoints.kept(t)) for t in tokens] == [True, False, True]
 
 
