@@ -114,16 +114,15 @@ def _restore_run(token: str) -> str | None:
 
 def restored_message(checkpoint: runner.Checkpoint, run: TrainingRunner) -> str:
     status = run.status()
-    text = f"Restored your last run from this browser ({describe.run(status)})."
-    if checkpoint.phase in runner.ACTIVE:
-        # It was training when the server stopped without its last save: the steps since are gone.
-        lost = round(checkpoint.samples_per_second * runner.CHECKPOINT_EVERY / checkpoint.config.batch_size)
-        text = (f"The server stopped while your run trained. Restored it from its last checkpoint, at step "
-                f"{status.steps:,} (epoch {checkpoint.epoch} of {checkpoint.config.epochs} done); the steps after "
-                f"it were lost: up to {runner.CHECKPOINT_EVERY:g} s of training, about {lost:,} steps.")
-    else:
-        text += " Nothing was lost: it was saved when it stopped."
-    return text
+    if checkpoint.phase not in runner.ACTIVE or checkpoint.phase == runner.PAUSED:
+        return (f"Restored your last run from this browser ({describe.run(status)}). Nothing was lost: it was "
+                "saved when it " + ("was paused." if checkpoint.phase == runner.PAUSED else "stopped."))
+    # It was training when the server stopped without its last save: the steps since are gone.
+    lost = round(checkpoint.samples_per_second * runner.CHECKPOINT_EVERY / checkpoint.config.batch_size)
+    return (f"The server stopped while your run trained. Restored it from its last checkpoint, at step "
+            f"{status.steps:,} (epoch {checkpoint.epoch} of {checkpoint.config.epochs} done); the steps after it "
+            f"were lost: up to {runner.CHECKPOINT_EVERY:g} s of training"
+            + (f", about {lost:,} steps." if lost else "."))
 
 
 def _restore_digits(token: str) -> str | None:

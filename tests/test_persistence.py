@@ -240,3 +240,13 @@ def test_a_links_settings_and_a_restored_runs_are_told_apart_and_either_can_be_c
     assert at.number_input(key=Key.train("lr")).value == 0.1 and at.number_input(key=Key.train("epochs")).value == 3
     assert any("The fields show your run's settings (η 0.1 · epochs 3 · seed 0)" in i.value for i in at.info)
     assert [b.label for b in at.button if b.label == "Use the link's settings"]
+
+
+def test_a_restore_says_what_was_lost_only_when_the_server_died_mid_training():
+    """Item 2: a restart restores from the checkpoint and says how many steps were lost."""
+    died = small_checkpoint(runner_module.RUNNING)             # 640 samples/s, batch 128: 25 steps in 5 s
+    text = train_session.restored_message(died, TrainingRunner.restored(died))
+    assert "at step 100 (epoch 1 of 3 done)" in text and "up to 5 s of training, about 25 steps" in text
+    for phase in (runner_module.STOPPED, runner_module.PAUSED, runner_module.FINISHED):
+        kept = small_checkpoint(phase)
+        assert "Nothing was lost" in train_session.restored_message(kept, TrainingRunner.restored(kept))
