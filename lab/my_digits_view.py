@@ -217,7 +217,8 @@ def _kept_on_server() -> None:
     kept = checkpoints.kept(browser.token())
     what = ", ".join(KEPT_NAMES[kind] for kind in kept) if kept else "nothing yet"
     st.caption(f"So that a reload or a server restart loses nothing, the server keeps, for this browser only "
-               f"(a random token in a cookie): {what}. It is forgotten after a long time unused, or now:")
+               f"(a random token in a cookie): {what}. When the server's share for browsers fills up, the "
+               "longest unused go first; or forget it now:")
     with st.popover("Forget what this browser keeps", icon=":material/delete_forever:", key=FORGET_POPOVER,
                     on_change="rerun"):
         st.button("Yes, forget my run, My digits and my model", on_click=actions.forget_browser,
