@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable
-
-from streamlit import runtime
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mlp import weights
 from mlp.model import MLP
 
-from . import browser, checkpoints, draw, evaluate, mnist, models, my_digits, state, train_view, user_weights, words
+from . import (browser, checkpoints, draw, evaluate, mnist, models, my_digits, state, train_session, train_view,
+               user_weights, words)
 from .runner import TrainingBusy, TrainingRunner
 from .state import Key, Notice
 
@@ -31,19 +30,21 @@ def start() -> None:
 
 @state.callback
 def continue_run() -> None:
-    """Continue a run shown again from its checkpoint, for the epochs it had left."""
+    """Continue a run shown again from its checkpoint, for the epochs it had left (a diverged one at a
+    smaller η: train_session.continue_config)."""
     current = state.runner()
-    if current is None or current.alive:
-        return
-    checkpoint = current.checkpoint()
-    if checkpoint is not None and checkpoint.epoch < checkpoint.config.epochs:
-        _launch(checkpoint.config, resume_from=checkpoint)
+    config = train_session.continue_config(current) if current is not None else None
+    checkpoint = current.checkpoint() if config is not None else None
+    if checkpoint is not None:
+        _launch(config, resume_from=replace(checkpoint, config=config))
+        if state.runner() is not current:   # it started: the fields show what it trains with
+            state.set_train_settings(train_session.settings_of(config))
 
 
 def _launch(config, resume_from=None) -> None:
     token = browser.token()
     try:   # the constructor checks the settings and their budget
-        run = TrainingRunner(config, connected=session_connected(), step_delay=state.slow_motion(),
+        run = TrainingRunner(config, connected=train_session.session_connected(), step_delay=state.slow_motion(),
                              on_checkpoint=lambda checkpoint: checkpoints.save(token, checkpoint),
                              resume_from=resume_from)
     except ValueError as e:
@@ -54,7 +55,9 @@ def _launch(config, resume_from=None) -> None:
         return state.set_notice(Notice("warning", str(e)))
     _retire(state.runner())
     state.set_runner(run)
+    train_session.follow(token, run)
     state.set_notice(None)
+    state.set_link_conflict(None)
 
 
 def _retire(run: TrainingRunner | None) -> None:
@@ -70,22 +73,6 @@ def set_slow_motion() -> None:
     state.keep(Key.SLOW_MOTION)
     if state.runner() is not None:
         state.runner().step_delay = state.slow_motion()
-
-
-def session_connected() -> Callable[[], bool] | None:
-    """Asks, from any thread, whether this browser session is still connected; None when that cannot be known.
-
-    Streamlit's Runtime.is_active_session is documented thread-safe.  Under AppTest the
-    runtime is a mock whose answers are not booleans: then None, and runs fall back
-    on the heartbeat.
-    """
-    ctx = get_script_run_ctx()
-    if ctx is None or not runtime.exists():
-        return None
-    server, session_id = runtime.get_instance(), ctx.session_id
-    if not isinstance(server.is_active_session(session_id), bool):
-        return None
-    return lambda: server.is_active_session(session_id)
 
 
 @state.callback
@@ -104,8 +91,7 @@ def teach_drawing() -> None:
     base = models.taught_from(ref)
     taught.meta.update(lessons=lessons, taught_from=base)
     name = f"Your model: {base} + {lessons} lesson{'s' if lessons > 1 else ''}"
-    state.set_own_model(models.new_ref(taught, name, prefix="taught"))
-    state.set_model_source(state.OWN)
+    browser.adopt_model(models.new_ref(taught, name, prefix="taught"))
     state.set_teach_result(state.TeachResult(drawing.digest, label, before, after, cost))
 
 
@@ -134,13 +120,43 @@ def stop() -> None:
 @state.callback
 def reset() -> None:
     """Stop and forget the run (its weights and its checkpoint too; its curve stays as an earlier run)."""
-    _steer("stop")
-    _retire(state.runner())
-    checkpoints.forget(browser.token())
-    state.set_runner(None)
+    _discard_run()
     state.set_notice(None)
+
+
+def _discard_run() -> None:
+    run = state.runner()
+    if run is not None:
+        run.abandon()   # its thread keeps no checkpoint after this
+    _retire(run)
+    checkpoints.forget(browser.token(), checkpoints.RUN)
+    train_session.let_go(browser.token())
+    state.set_runner(None)
+    state.set_link_conflict(None)
     if state.model_source() == state.TRAINED:
         state.set_model_source(state.SHIPPED)
+
+
+@state.callback
+def forget_browser(popover_key: str) -> None:
+    """Forget everything this browser keeps on the server: its run (stopped), My digits and its own model."""
+    _discard_run()
+    browser.keep_my_digits(my_digits.DigitSet())
+    state.drop_own_model()
+    checkpoints.forget(browser.token())
+    state.close_popover(popover_key)
+    state.set_notice(Notice("info", "Forgotten: this browser's run, My digits set and model are no longer kept "
+                                    "on the server."), state.KEPT)
+
+
+@state.callback
+def use_link_settings() -> None:
+    train_session.apply_conflict_side("link")
+
+
+@state.callback
+def use_run_settings() -> None:
+    train_session.apply_conflict_side("run")
 
 
 @state.callback
@@ -162,8 +178,7 @@ def load_upload() -> None:
         model = weights.load(uploaded.getvalue(), max_bytes=weights.MAX_BYTES)
     except weights.WeightsError as e:
         return state.set_upload_outcome(uploaded.file_id, Notice("error", f"Could not load {name}: {words.plain(e)}"))
-    state.set_own_model(models.new_ref(model, f"Loaded from {uploaded.name}", prefix="upload"))
-    state.set_model_source(state.OWN)
+    browser.adopt_model(models.new_ref(model, f"Loaded from {uploaded.name}", prefix="upload"))
     state.set_upload_outcome(uploaded.file_id, Notice(
         "success", f"Loaded {name} ({words.count(model.hidden, 'hidden unit')}); it is now the model in use."))
 
@@ -219,8 +234,7 @@ def load_saved() -> None:
     except (user_weights.SaveError, weights.WeightsError) as e:
         return state.set_notice(Notice("error", f"Could not load {words.plain(name)}: {words.plain(e)}"),
                                 slot=state.WEIGHTS)
-    state.set_own_model(models.new_ref(model, f"Loaded from {name}", prefix="saved"))
-    state.set_model_source(state.OWN)
+    browser.adopt_model(models.new_ref(model, f"Loaded from {name}", prefix="saved"))
     state.set_notice(Notice("success", f"Loaded {words.plain(name)} ({words.count(model.hidden, 'hidden unit')}); "
                                        "it is now the model in use."), slot=state.WEIGHTS)
 

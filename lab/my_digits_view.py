@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import actions, draw, figures, images, mnist, models, my_digits as md, page, state, words
+from . import actions, browser, checkpoints, draw, figures, images, mnist, models, my_digits as md, page, state, words
 from .state import Key, Notice
 
 SLOT = "my_digits"            # where this module's messages are shown
@@ -15,6 +15,8 @@ THUMBNAIL = 2                 # 28 px enlarged to 56
 SHOWN_PER_DIGIT = 60          # thumbnails per digit on the page; the rest are counted
 MODEL_NAMES = {state.SHIPPED: "shipped", state.TRAINED: "trained", state.OWN: "own"}
 FILE_NAME = "my_digits.npz"
+EMPTY_POPOVER, FORGET_POPOVER = "my_digits_empty_popover", "forget_browser_popover"
+KEPT_NAMES = {checkpoints.RUN: "your training run", checkpoints.DIGITS: "this set", checkpoints.MODEL: "your model"}
 
 
 # -- the Draw page ---------------------------------------------------------------------------------
@@ -93,6 +95,7 @@ def page_body() -> None:
     _file(digits)
     if len(digits):
         _fine_tune(digits)
+    _kept_on_server()
 
 
 def _models() -> dict[str, models.ModelRef]:
@@ -137,7 +140,9 @@ def _file(digits: md.DigitSet) -> None:
     undo, empty = save.columns(2)
     undo.button("Remove the last one", icon=":material/undo:", on_click=remove_last, disabled=not len(digits),
                 key="my_digits_remove_last")
-    with empty.popover("Empty the set", icon=":material/delete:", disabled=not len(digits)):
+    # on_change and a key let the callback close it: left open, it covered the message that followed.
+    with empty.popover("Empty the set", icon=":material/delete:", disabled=not len(digits), key=EMPTY_POPOVER,
+                       on_change="rerun"):
         st.button(f"Yes, remove {words.count(len(digits), 'drawing')}", on_click=empty_set, key="my_digits_empty")
     load.file_uploader("Load a set (.npz); its drawings join yours", type=["npz"], key=Key.MY_DIGITS_UPLOAD,
                        on_change=load_set, max_upload_size=max(1, md.MAX_BYTES // 2**20))
@@ -190,8 +195,7 @@ def _run_fine_tune(ref: models.ModelRef, digits: md.DigitSet) -> None:
                       fine_tune=dict(epochs=result.epochs_done, lr=settings.lr, mine_per_batch=settings.mine_per_batch,
                                      replay_per_batch=settings.replay_per_batch))
     label = f"Your model: {base} fine-tuned on {len(digits)} of my digits ({result.test_after:.1%} test accuracy)"
-    state.set_own_model(models.new_ref(tuned, label, prefix="tuned"))
-    state.set_model_source(state.OWN)
+    browser.adopt_model(models.new_ref(tuned, label, prefix="tuned"))
     state.set_fine_tune_result((ref.label, len(digits), result._replace(model=None)))
     st.rerun()   # the sidebar and the readings above now show the new model
 
@@ -206,6 +210,20 @@ def _show_fine_tune(started_from: str, size: int, result: md.FineTuneResult) -> 
                 f"after {words.count(result.epochs_done, 'epoch')}.")
     if result.note:
         st.warning(f"Fine-tuning {result.note}.", icon=":material/warning:")
+
+
+def _kept_on_server() -> None:
+    """What this browser keeps on the server, and the button that forgets it."""
+    st.subheader("Kept on this server")
+    kept = checkpoints.kept(browser.token())
+    what = ", ".join(KEPT_NAMES[kind] for kind in kept) if kept else "nothing yet"
+    st.caption(f"So that a reload or a server restart loses nothing, the server keeps, for this browser only "
+               f"(a random token in a cookie): {what}. When the server's share for browsers fills up, the "
+               "longest unused go first; or forget it now:")
+    with st.popover("Forget what this browser keeps", icon=":material/delete_forever:", key=FORGET_POPOVER,
+                    on_change="rerun"):
+        st.button("Yes, forget my run, My digits and my model", on_click=actions.forget_browser,
+                  args=(FORGET_POPOVER,), key="forget_browser", type="primary")
 
 
 # -- callbacks ------------------------------------------------------------------------------------------
@@ -230,7 +248,7 @@ def _add(label: int) -> None:
         digits = state.my_digits().add(drawing.x, label, drawing.strokes)
     except ValueError as e:
         return state.set_notice(Notice("error", f"Not added: {e}."), SLOT)
-    state.set_my_digits(digits)
+    browser.keep_my_digits(digits)
     state.set_notice(Notice("success", f"Added to My digits as {words.article(label)}."), SLOT)
 
 
@@ -248,7 +266,7 @@ def load_set() -> None:
         outcome = Notice("error", f"That file was not loaded: {words.plain(e)}. Your set is unchanged "
                                   f"({words.count(len(mine), 'drawing')}).")
     else:
-        state.set_my_digits(merged)
+        browser.keep_my_digits(merged)
         outcome = Notice("success", f"Loaded {words.count(len(loaded), 'drawing')}; the set now holds {len(merged)}.")
     state.set_upload_outcome(uploaded.file_id, outcome, Key.MY_DIGITS_UPLOAD_OUTCOME)
 
@@ -257,11 +275,12 @@ def load_set() -> None:
 def remove_last() -> None:
     digits = state.my_digits()
     if len(digits):
-        state.set_my_digits(digits.without(len(digits) - 1))
+        browser.keep_my_digits(digits.without(len(digits) - 1))
         state.set_notice(Notice("info", "Removed the last drawing."), SLOT)
 
 
 @state.callback
 def empty_set() -> None:
-    state.set_my_digits(md.DigitSet())
+    browser.keep_my_digits(md.DigitSet())
+    state.close_popover(EMPTY_POPOVER)
     state.set_notice(Notice("info", "My digits is empty."), SLOT)

@@ -26,12 +26,15 @@ def frame(title: str, icon: str, heading: str | None = None, needs_model: bool =
     """
     st.set_page_config(page_title=f"{title} · MLP Lab", page_icon=icon, layout="wide")
     state.init()
-    restored = train_session.restore_run()   # after a reload or a restart, on whichever page comes first
-    if restored is not None:
-        state.set_notice(state.Notice("info", restored))
+    restored = train_session.restore_session()   # after a reload or a restart, on whichever page comes first
+    if restored.train is not None:
+        state.set_notice(state.Notice("info", restored.train))
+    for note in restored.elsewhere:
+        st.toast(note, icon=":material/restore:")
     model = sidebar.render()
     browser.remember()
     st.title(heading or title)
+    show(state.take_notice(state.KEPT))
     failure = state.take_failure()
     if failure is not None:
         st.error(f"That did not work ({failure.action}): {failure.error}. The page goes on; "

@@ -54,6 +54,7 @@ RATE_WINDOW = 2.0         # seconds of recent steps that samples/s is measured o
 # images (a fixed sample): enough for a tenth of a percent, cheap enough not to pause the run.
 TRAIN_SAMPLE = 10_000
 CHECKPOINT_EVERY = 5.0    # seconds between checkpoints handed to `on_checkpoint`
+MAX_WATCHERS = 8          # sessions remembered as following one run (each reload adds one)
 
 # Phases. "starting" covers loading (and fetching, which has its own phase) before the first step.
 STARTING, FETCHING, RUNNING, PAUSED = "starting", "fetching", "running", "paused"
@@ -76,6 +77,8 @@ class Checkpoint:
     epoch: int                  # epochs completed
     phase: str                  # what the run was doing when this was taken
     total_steps: int            # steps the whole run takes
+    message: str = ""           # why it stopped, diverged or failed
+    samples_per_second: float = 0.0   # how fast it trained then (what a crash right after it costs)
 
 
 class TrainingBusy(RuntimeError):
@@ -194,7 +197,7 @@ class TrainingRunner:
         self._load_data = load_data
         self._heartbeat_timeout = heartbeat_timeout
         self._clock = clock
-        self._connected = connected
+        self._watchers: list[Callable[[], bool]] = [connected] if connected is not None else []
         self.step_delay = max(0.0, float(step_delay))
         self._on_checkpoint = on_checkpoint
         self._resume_from = resume_from
@@ -237,7 +240,9 @@ class TrainingRunner:
         run = cls(checkpoint.config, resume_from=checkpoint)
         with run._lock:
             run._model = checkpoint.model.copy()
-            run._phase = FINISHED if checkpoint.phase == FINISHED else STOPPED
+            # A run that diverged stays diverged: continuing it as it was would diverge again.
+            run._phase = checkpoint.phase if checkpoint.phase in (FINISHED, DIVERGED) else STOPPED
+            run._message = checkpoint.message if checkpoint.phase == DIVERGED else ""
             run._total_steps = checkpoint.total_steps
         run.checkpoint_restored = True
         return run
@@ -274,6 +279,21 @@ class TrainingRunner:
         """Ask the thread to end after the current step; the weights so far are kept."""
         self._stop.set()
         self._unpaused.set()
+
+    def watch(self, connected: Callable[[], bool] | None) -> None:
+        """Another browser session follows this run (a reload of the page that started it): the run goes on
+        while any session watching it is connected."""
+        self.touch()
+        if connected is None:
+            return
+        with self._lock:
+            self._watchers = (self._watchers + [connected])[-MAX_WATCHERS:]
+            self._disconnected_since = None
+
+    def abandon(self) -> None:
+        """Stop, and keep no checkpoint from now on (the user discarded the run)."""
+        self._on_checkpoint = None
+        self.stop()
 
     def touch(self) -> None:
         """Heartbeat: somebody is still looking at this run."""
@@ -328,18 +348,26 @@ class TrainingRunner:
             cfg = self.config
             if self._resume_from is not None:
                 model = self._resume_from.model.copy()
-                # The remaining whole epochs, from the weights as they were (a stopped run may be mid-epoch).
                 trainer = Trainer(model, X, y, replace(cfg, epochs=cfg.epochs - self._epoch))
-                done = self._losses.steps
             else:
                 model = MLP.init(hidden=cfg.hidden, seed=cfg.seed)
-                trainer, done = Trainer(model, X, y, cfg), 0
+                trainer = Trainer(model, X, y, cfg)
             sample = np.random.default_rng(cfg.seed).choice(len(y), size=min(TRAIN_SAMPLE, len(y)), replace=False)
+            # A stopped run may be mid-epoch: it goes on with the steps that epoch had left, so every
+            # epoch is steps_per_epoch steps and no step is counted twice.
+            into_epoch = self._losses.steps - self._epoch * trainer.steps_per_epoch
             with self._lock:
                 self._model, self._fetch_fraction = model, None
-                self._total_steps = done + (cfg.epochs - self._epoch) * trainer.steps_per_epoch
+                self._total_steps = cfg.epochs * trainer.steps_per_epoch
                 if self._phase in (STARTING, FETCHING):
                     self._phase = RUNNING
+            if into_epoch >= trainer.steps_per_epoch:   # its steps were taken; Stop came as it was measured
+                self._measure_epoch(trainer, X_test, y_test, X[sample], y[sample])
+                into_epoch = 0
+            trainer.batch = max(0, into_epoch)
+            trainer.lr = cfg.lr * cfg.lr_decay ** self._epoch
+            if self._epoch >= cfg.epochs:
+                return self._end(FINISHED, "")
             self._train(trainer, X_test, y_test, X[sample], y[sample])
         except Diverged as e:
             # Trainer has already put the last good weights back.
@@ -424,15 +452,16 @@ class TrainingRunner:
             loss_steps, losses = self._losses.curve()
             return Checkpoint(self.config, self._model.copy(), loss_steps, losses, tuple(self._accuracy),
                               tuple(self._train_accuracy), tuple(self._dead_units), self._epoch, self._phase,
-                              self._total_steps)
+                              self._total_steps, self._message, self._rate())
 
     def _checkpoint(self) -> None:
         self._last_checkpoint = self._clock()
+        keep = self._on_checkpoint
         checkpoint = self.checkpoint()
-        if checkpoint is None:
+        if checkpoint is None or keep is None:
             return
         try:
-            self._on_checkpoint(checkpoint)
+            keep(checkpoint)
         except Exception:  # noqa: BLE001 -- a full disk must not stop training; the next one may work
             logging.getLogger(__name__).exception("could not keep a checkpoint of run %s", self.id)
 
@@ -447,11 +476,13 @@ class TrainingRunner:
         """Nobody is watching any more (called by the thread only)."""
         now = self._clock()
         silence = now - self._last_beat
-        if self._connected is None:
+        with self._lock:
+            watchers = list(self._watchers)
+        if not watchers:
             return silence > self._heartbeat_timeout
         if now >= self._next_connection_check:
             self._next_connection_check = now + CONNECTION_CHECK_EVERY
-            if self._connected():
+            if any(connected() for connected in watchers):
                 self._disconnected_since = None
             elif self._disconnected_since is None:
                 self._disconnected_since = now

@@ -68,6 +68,7 @@ class Key:
     BROWSER_TOKEN = "browser_token"      # names this browser's checkpoint (lab/browser.py)
     RESTORE_TRIED = "restore_tried"      # the checkpoint was looked for in this session
     LINK_READ = "link_settings_read"     # the Train settings in the address bar were taken, once
+    LINK_CONFLICT = "link_conflict"      # train_session.LinkConflict: the link's settings and the run's differ
     MY_DIGITS = "my_digits"
     MY_DIGITS_UPLOAD_OUTCOME = "my_digits_upload_outcome"
     FINE_TUNE_RESULT = "fine_tune_result"
@@ -94,6 +95,7 @@ class Key:
 TRAIN_FIELDS = ("lr", "batch_size", "epochs", "hidden", "seed")   # Config fields the Train page sets
 SHIPPED, TRAINED, OWN = "shipped", "trained", "own"   # where the model in use comes from
 CONTROLS, WEIGHTS = "controls", "weights"             # where on the Train page a notice is shown
+KEPT = "kept"                                         # under every page's title: what the server keeps
 
 _DEFAULT_CONFIG = Config()   # mlp.train's: 15 epochs, still live well after its charts first draw (README: defaults)
 
@@ -384,6 +386,27 @@ def browser_token() -> str | None:
 
 def set_browser_token(token: str) -> None:
     st.session_state[Key.BROWSER_TOKEN] = token
+
+
+def link_conflict():
+    """train_session.LinkConflict, or None."""
+    return st.session_state.get(Key.LINK_CONFLICT)
+
+
+def set_link_conflict(value) -> None:
+    st.session_state[Key.LINK_CONFLICT] = value
+
+
+def close_popover(key: str) -> None:
+    """From a callback: close the popover created with `key` (and on_change set)."""
+    st.session_state[key] = False
+
+
+def drop_own_model() -> None:
+    """The session no longer has its own model; the pages answer with the shipped one if it was in use."""
+    st.session_state[Key.OWN_MODEL] = None
+    if model_source() == OWN:
+        set_model_source(SHIPPED)
 
 
 def first_time(flag: str) -> bool:

@@ -41,7 +41,7 @@ link.caption("The address bar holds these settings: copy it to share them, and t
 train_session.write_link()
 
 # -- controls -----------------------------------------------------------------------
-buttons = st.columns(7 if run is not None and run.checkpoint_restored else 6)
+buttons = st.columns(6)
 buttons[0].button("Start", icon=":material/play_arrow:", type="primary", on_click=actions.start,
                   disabled=active, width="stretch")
 buttons[1].button("Pause", icon=":material/pause:", on_click=actions.pause,
@@ -55,18 +55,33 @@ buttons[4].button("Reset", icon=":material/restart_alt:", on_click=actions.reset
 buttons[5].button("Use on Draw", icon=":material/draw:", on_click=actions.use_trained,
                   disabled=run is None or run.snapshot() is None or state.model_source() == state.TRAINED,
                   width="stretch", help="Answer with the model being trained on every page.")
-if len(buttons) == 7:
-    buttons[6].button("Continue", icon=":material/fast_forward:", on_click=actions.continue_run,
-                      disabled=active or status.epoch >= status.epochs, width="stretch",
-                      help="Train the epochs this run had left, from its weights as they were.")
 
 page.show(state.take_notice())
+conflict = state.link_conflict()
+if conflict is not None and run is not None:
+    st.info(train_session.conflict_message(conflict, run), icon=":material/link:")
+    if conflict.applied == "run":
+        st.button("Use the link's settings", icon=":material/link:", on_click=actions.use_link_settings)
+    else:
+        st.button("Use my run's settings", icon=":material/history:", on_click=actions.use_run_settings)
+# Continue has a row of its own: a seventh button beside the six cut their labels off at 1280 px.
+resume_with = train_session.continue_config(run) if run is not None else None
+if resume_with is not None:
+    left = status.epochs - status.epoch
+    diverged = status.phase == runner.DIVERGED
+    st.button(f"Continue: {left} epoch{'s' if left != 1 else ''} left at η {resume_with.lr:g}",
+              icon=":material/fast_forward:", on_click=actions.continue_run,
+              help="Train the epochs this run had left, from its weights as they were, with its settings"
+                   + (f", but η {resume_with.lr:g}: at η {run.config.lr:g} it diverged." if diverged else "."))
 if status is not None and status.phase == runner.DIVERGED:
-    st.error(status.message, icon=":material/trending_up:")
+    st.error(status.message or "Training diverged; the last good weights are kept.", icon=":material/trending_up:")
+    if run.checkpoint_restored:
+        st.caption(f"Continuing at η {run.config.lr:g} would diverge again: continue at a smaller η, or change the "
+                   "settings and press Start for a fresh run.")
 elif status is not None and status.phase == runner.FAILED:
     st.error(f"Training could not start: {status.message}")
     st.button("Try again" if mnist.is_ready() else "Fetch again", icon=":material/refresh:", on_click=actions.start)
-elif status is not None and status.phase in (runner.STOPPED, runner.ORPHANED):
+elif status is not None and status.phase in (runner.STOPPED, runner.ORPHANED) and status.message:
     st.info(status.message)
 elif status is not None and status.phase == runner.FINISHED:
     st.success(f"{describe.run(status)} Press “Use on Draw” to answer with it on every page.")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -28,19 +29,20 @@ def test_a_run_survives_a_reload_and_a_server_restart(tmp_path, monkeypatch):
             page.wait_for_timeout(6_000)                               # a checkpoint is kept every 5 s
             before = steps_in(progress_bar(page).inner_text())
             assert before > 0
-            page.reload()
-            page.get_by_text("Restored your last run").wait_for()
-            restored = steps_in(progress_bar(page).inner_text())
-            assert 0 < restored
-            assert page.get_by_role("button", name="Continue").is_enabled()
-            page.get_by_role("button", name="Stop").and_(page.locator(":disabled")).wait_for()
-        # The server goes away and comes back (on another port: the cookie is per host, not per port).
+            page.reload()                                              # the run goes on: the page follows it
+            page.get_by_text("Your run is still training").wait_for()
+            page.get_by_role("button", name="Stop").and_(page.locator(":enabled")).wait_for()
+            last = steps_in(progress_bar(page).inner_text())
+            assert last >= before
+        # The server shuts down (its runs keep their last steps) and comes back on another port (the cookie
+        # is per host, not per port).
         with streamlit_server(tmp_path / "second.log", max_training=2) as (url, _):
             page.goto(f"{url}/Train")
             page.get_by_text("Restored your last run").wait_for()
-            assert steps_in(progress_bar(page).inner_text()) >= restored
+            page.get_by_text("Nothing was lost").wait_for()
+            assert steps_in(progress_bar(page).inner_text()) >= last
             assert page.locator('[class*="st-key-train_lr"] input').input_value() == "0.05"
-            page.get_by_role("button", name="Continue").click()
+            page.get_by_role("button", name=re.compile(r"^Continue: \d+ epochs left at η 0\.05$")).click()
             page.get_by_role("button", name="Stop").and_(page.locator(":enabled")).wait_for()
             page.wait_for_function("() => /steps: [\\d,]+/.test(document.body.innerText)")
         chromium.close()
