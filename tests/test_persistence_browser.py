@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from lab import words
 from support import (CHROMIUM, CHROMIUM_ARGS, SEVEN, draw_strokes, needs_mnist, open_draw, progress_bar,
                      read_prediction, steps_in, streamlit_server)
 
@@ -75,8 +76,8 @@ def test_1_my_digits_and_the_taught_model_survive_a_reload_and_a_restart_until_f
         open_draw(tab, url)
         draw_strokes(tab, SEVEN)
         digit = read_prediction(tab)
-        tab.get_by_role("button", name=f"Yes, it is a {digit}").click()
-        tab.get_by_text(f"Added to My digits as a {digit}").wait_for()
+        tab.get_by_role("button", name=f"Yes, it is {words.article(int(digit))}").click()
+        tab.get_by_text(f"Added to My digits as {words.article(int(digit))}").wait_for()
         tab.get_by_role("button", name="Teach it").click()
         tab.get_by_text("went from").wait_for()
         assert "lesson" in tab.locator(SIDEBAR).inner_text()
@@ -187,11 +188,11 @@ def test_6_emptying_my_digits_closes_its_confirmation(chromium, tmp_path, runs):
         open_draw(tab, url)
         draw_strokes(tab, SEVEN)
         digit = read_prediction(tab)
-        tab.get_by_role("button", name=f"Yes, it is a {digit}").click()
-        tab.get_by_text(f"Added to My digits as a {digit}").wait_for()
+        tab.get_by_role("button", name=f"Yes, it is {words.article(int(digit))}").click()
+        tab.get_by_text(f"Added to My digits as {words.article(int(digit))}").wait_for()
         assert my_digits_count(tab).startswith("1 drawing")
         tab.get_by_role("button", name="Empty the set").click()
-        confirm = tab.get_by_role("button", name=re.compile("Yes, remove all"))
+        confirm = tab.get_by_role("button", name="Yes, remove 1 drawing")
         confirm.click()
         tab.get_by_text("My digits is empty.").wait_for()
         confirm.wait_for(state="hidden", timeout=5_000)
