@@ -45,7 +45,7 @@ DIGITS = (SEVEN, ONE, ZERO)
 # that notes the time and size of every frame on the same clock.
 PROBE = """
 if (window.top === window) {
-  const probe = window.__probe = {lifted: null, frames: [], answered: null, runs: [], rested: null};
+  const probe = window.__probe = {lifted: null, frames: [], inDom: null, answered: null, rests: [], settled: null};
   const now = () => performance.now();
   const painted = (then) => requestAnimationFrame(() => setTimeout(() => then(now()), 0));
   const size = (data) => data.byteLength ?? data.size ?? data.length ?? 0;
@@ -57,24 +57,30 @@ if (window.top === window) {
     }
     send(data) { probe.frames.push(['out', now(), size(data)]); super.send(data); }
   };
+  probe.longTasks = [];
+  new PerformanceObserver((list) => list.getEntries().forEach((e) => probe.longTasks.push([e.startTime, e.duration])))
+    .observe({type: 'longtask', buffered: false});
   document.addEventListener('mouseup', () => {
-    Object.assign(probe, {lifted: now(), frames: [], answered: null, runs: [], rested: null});
+    Object.assign(probe, {lifted: now(), frames: [], inDom: null, answered: null, rests: [], settled: null,
+                          longTasks: []});
   }, true);
   const watch = () => {
     const app = document.querySelector('.stApp');
     if (!app) { setTimeout(watch, 50); return; }
     new MutationObserver(() => {
       if (probe.lifted === null) return;
-      const state = app.getAttribute('data-test-script-state');
-      probe.runs.push([state, now()]);
-      if (state === 'notRunning') painted((t) => { probe.rested = t; });
+      if (app.getAttribute('data-test-script-state') === 'notRunning') painted((t) => probe.rests.push(t));
     }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
     new MutationObserver(() => {
-      if (probe.lifted === null || probe.answered !== null) return;
       const box = document.querySelector('.st-key-prediction');
-      if (box && box.innerText.includes('Prediction:')) {
-        probe.answered = -1;
+      if (probe.lifted === null || !box || !box.innerText.includes('Prediction:')) return;
+      if (probe.inDom === null) {
+        probe.inDom = now();
         painted((t) => { probe.answered = t; });
+      }
+      if (probe.settled === null && !box.innerText.includes('So far')) {
+        probe.settled = -1;
+        painted((t) => { probe.settled = t; });
       }
     }).observe(document.body, {subtree: true, childList: true, characterData: true});
   };
@@ -84,8 +90,9 @@ if (window.top === window) {
 SETTLED = f"""() => {{
   const p = window.__probe;
   const app = document.querySelector('.stApp');
-  return p.answered > 0 && p.rested !== null && app.getAttribute('data-test-script-state') === 'notRunning'
-         && performance.now() - p.rested > {REST_QUIET_MS};
+  const rested = p.rests.length ? p.rests[p.rests.length - 1] : null;
+  return p.answered !== null && p.settled > 0 && rested !== null
+         && app.getAttribute('data-test-script-state') === 'notRunning' && performance.now() - rested > {REST_QUIET_MS};
 }}"""
 
 
@@ -99,15 +106,24 @@ def load_average() -> str:
 
 
 def breakdown(probe: dict) -> dict:
-    """One drawing's times (ms after pen-up) and the frames the server sent for it."""
-    lifted = probe["lifted"]
+    """One drawing's times (ms after pen-up) and the frames the server sent for it.
+
+    "rest" is the end of the drawing's own run; the page's later run that settles a "so far"
+    answer once the pen has rested (1 s) is timed apart, as "settled".
+    """
+    lifted, answered, settled = probe["lifted"], probe["answered"], probe["settled"]
     sent = [t for way, t, _ in probe["frames"] if way == "out"]
     send = sent[0] - lifted if sent else float("nan")
-    replies = [(t, n) for way, t, n in probe["frames"] if way == "in" and (not sent or t >= sent[0])]
+    before_settling = [r for r in probe["rests"] if r < settled]
+    rest = max(before_settling or probe["rests"])
+    replies = [(t, n) for way, t, n in probe["frames"] if way == "in" and (not sent or t >= sent[0]) and t <= rest]
     first_reply = replies[0][0] - lifted if replies else float("nan")
-    return dict(send=send, reply=first_reply - send, answer=probe["answered"] - lifted,
-                paint=probe["answered"] - lifted - first_reply, rest=probe["rested"] - lifted,
-                frames=len(replies), kilobytes=sum(n for _, n in replies) / 1000)
+    return dict(send=send, reply=first_reply - send, dom=probe["inDom"] - lifted - first_reply,
+                paint=answered - probe["inDom"], answer=answered - lifted, rest=rest - lifted,
+                settled=settled - lifted, frames=len(replies), kilobytes=sum(n for _, n in replies) / 1000,
+                frames_before_answer=sum(t < probe["inDom"] for t, _ in replies),
+                busy_before_answer=sum(min(d, probe["inDom"] - t) for t, d in probe["longTasks"] if t < probe["inDom"]),
+                busy_until_rest=sum(min(d, rest - t) for t, d in probe["longTasks"] if t < rest))
 
 
 def clear(page) -> None:
@@ -150,10 +166,17 @@ def one_user(drawings: int) -> int:
         print(f"  {label:<34}{statistics.median(values):>8.0f}{percentile(values, 0.9):>8.0f}")
     print("  where the time goes (median ms):")
     for key, label in (("send", "canvas sends after pen-up"), ("reply", "server's first reply after the send"),
-                       ("paint", "answer painted after that reply")):
+                       ("dom", "answer in the page after that reply"), ("paint", "answer painted after that")):
         print(f"    {label:<40}{statistics.median(r[key] for r in rows):>6.0f}")
     print(f"    {'the rest of the page after the answer':<40}"
           f"{statistics.median(r['rest'] - r['answer'] for r in rows):>6.0f}")
+    settled = [r["settled"] for r in rows]
+    print(f"  answer settled (no longer 'so far', the pen rested): median {statistics.median(settled):.0f} ms, "
+          f"p90 {percentile(settled, 0.9):.0f} ms after pen-up")
+    print("  the page's main thread in long tasks (≥ 50 ms) until the answer is in the page: median "
+          f"{statistics.median(r['busy_before_answer'] for r in rows):.0f} ms, until at rest: "
+          f"{statistics.median(r['busy_until_rest'] for r in rows):.0f} ms; frames before the answer: "
+          f"{statistics.median(r['frames_before_answer'] for r in rows):.0f}")
     print(f"  server → page per drawing: median {statistics.median(r['frames'] for r in rows):.0f} frames, "
           f"{statistics.median(r['kilobytes'] for r in rows):.0f} KB; server CPU per drawing: median "
           f"{statistics.median(cpu) * 1000:.0f} ms")
