@@ -120,7 +120,8 @@ def breakdown(probe: dict) -> dict:
     first_reply = replies[0][0] - lifted if replies else float("nan")
     return dict(send=send, reply=first_reply - send, dom=probe["inDom"] - lifted - first_reply,
                 paint=answered - probe["inDom"], answer=answered - lifted, rest=rest - lifted,
-                settled=settled - lifted, frames=len(replies), kilobytes=sum(n for _, n in replies) / 1000,
+                settled=settled - lifted, sends=len(sent), frames=len(replies),
+                kilobytes=sum(n for _, n in replies) / 1000,
                 frames_before_answer=sum(t < probe["inDom"] for t, _ in replies),
                 busy_before_answer=sum(min(d, probe["inDom"] - t) for t, d in probe["longTasks"] if t < probe["inDom"]),
                 busy_until_rest=sum(min(d, rest - t) for t, d in probe["longTasks"] if t < rest))
@@ -208,7 +209,7 @@ def clicks(page, server, name: str, key: str, points: list) -> str:
         probe = page.evaluate("window.__probe")
         times.append(probe["rests"][-1] - probe["lifted"])
         cpu.append(cpu_seconds(server.pid) - used)
-    return (f"  {name:<28}click → at rest median {statistics.median(times):>5.0f} ms, p90 "
+    return (f"  {name:<32}click → at rest median {statistics.median(times):>5.0f} ms, p90 "
             f"{percentile(times, 0.9):>5.0f} ms; server CPU per click {statistics.median(cpu) * 1000:>4.0f} ms "
             f"({len(points)} clicks)")
 
@@ -249,7 +250,7 @@ def interactions() -> int:
         page.wait_for_timeout(2000)
         used, frames = window_cpu(page, server, 8)
         page.get_by_role("button", name="Pause").click()
-        lines.append(f"  {'Boundaries, Play':<28}{frames / 8:.2f} frames/s; server CPU per frame "
+        lines.append(f"  {'Boundaries, Play':<32}{frames / 8:.2f} frames/s; server CPU per frame "
                      f"{used / max(frames, 1) * 1000:.0f} ms (training included)")
 
         page.goto(f"{url}/Train")
@@ -267,7 +268,7 @@ def interactions() -> int:
         elsewhere, _ = window_cpu(page, server, 10)   # training and the sidebar's heartbeat alone
         page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Train").click()
         page.get_by_role("button", name="Stop").click()
-        lines.append(f"  {'Train, refresh while training':<28}{refreshes / 10:.2f} runs/s; server CPU per refresh "
+        lines.append(f"  {'Train, refresh while training':<32}{refreshes / 10:.2f} runs/s; server CPU per refresh "
                      f"{(on_train - elsewhere) / max(refreshes, 1) * 1000:.0f} ms (CPU on Train {on_train:.1f} s "
                      f"− on Draw {elsewhere:.1f} s over 10 s, training included in both)")
         browser.close()
