@@ -53,3 +53,11 @@ def test_the_draw_page_mounts_the_served_copy_and_still_reads_the_drawing(widget
     assert canvas.proto.js_source_path in {path.name for path in widget.FOLDER.glob("index-*.js")}
     assert ".dc-toolbar{display:none!important}" in canvas.proto.css_content
     assert prediction(draw(at, canvas_from_mnist(0))) == "7"
+
+
+def test_a_server_meeting_a_changed_bundle_serves_it_unpatched_and_says_so(widget, caplog):
+    old, _ = widget.DEBOUNCE
+    changed = widget.package_file("index-*.js").read_text().replace(old, "")
+    with caplog.at_level("WARNING"):
+        assert widget.served_text(changed) == changed
+    assert "0 times" in caplog.text and "200 ms" in caplog.text
