@@ -319,7 +319,7 @@ def draw_strokes(page, strokes) -> None:
 
 
 def read_prediction(page) -> str:
-    """The digit in `Prediction: d`, once the app has answered (the canvas sends ~200 ms after mouse-up)."""
+    """The digit in `Prediction: d`, once the app has answered (possibly "so far": the pen may not have rested)."""
     prediction = page.locator(PREDICTION)
     prediction.wait_for()
     return re.search(r"Prediction: (\d)", prediction.inner_text()).group(1)
