@@ -12,7 +12,7 @@ from PIL import Image
 from mlp import preprocess
 from mlp.model import MLP
 
-from . import models, words
+from . import images, models, words
 
 LOW_CONFIDENCE = 0.6     # below this the answer is a guess, and the page says so
 # The canvas is 280 px, times the screen's pixel ratio at most; a bigger picture did not come from
@@ -20,6 +20,11 @@ LOW_CONFIDENCE = 0.6     # below this the answer is a guess, and the page says s
 MAX_CANVAS_SIDE = 2048
 TINY_MARK = 0.08         # ink no longer than this fraction of the canvas side is a dot, not a digit
 COVERED = 0.6            # ink on more than this fraction of the canvas is a scribble over everything
+
+
+# The Draw page's details, each behind an expander (these are its widget keys) and computed only while open.
+PIPELINE, WHY, HIDDEN = "draw_pipeline", "draw_why", "draw_hidden"
+DETAILS = (PIPELINE, WHY, HIDDEN)
 
 
 class CanvasError(ValueError):
@@ -33,16 +38,20 @@ class Answer(NamedTuple):
     confidence: float
 
 
-def canvas_image(canvas) -> np.ndarray | None:
-    """The canvas's picture as (H,W,4) uint8 ((H,W) for 16-bit grey), or None before the first stroke.
+def canvas_bytes(canvas) -> bytes | None:
+    """The canvas's picture as sent (PNG bytes, unchecked), or None before the first stroke."""
+    try:
+        return canvas.image_bytes
+    except (ValueError, TypeError, AttributeError, binascii.Error):   # not a base64 data URL
+        raise CanvasError("the canvas sent something that is not a picture") from None
+
+
+def canvas_image(raw: bytes | None) -> np.ndarray | None:
+    """The canvas's picture (canvas_bytes) as (H,W,4) uint8 ((H,W) for 16-bit grey), or None before the first stroke.
 
     The picture arrives from the browser as a PNG data URL, so anything may come:
     CanvasError for what is not a PNG, or too large, instead of a crash.
     """
-    try:
-        raw = canvas.image_bytes
-    except (ValueError, TypeError, AttributeError, binascii.Error):   # not a base64 data URL
-        raise CanvasError("the canvas sent something that is not a picture") from None
     if raw is None:
         return None
     try:
@@ -96,8 +105,8 @@ def stage_pictures(stages: preprocess.Stages) -> list[tuple[np.ndarray, str]]:
     return [(getattr(stages, name), caption) for name, caption in STAGE_CAPTIONS if hasattr(stages, name)]
 
 
-def digest(x: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=8).hexdigest()
+def digest(x: np.ndarray | bytes) -> str:
+    return hashlib.blake2b(x if isinstance(x, bytes) else np.ascontiguousarray(x).tobytes(), digest_size=8).hexdigest()
 
 
 def answer(model: MLP, x: np.ndarray) -> Answer:
@@ -116,6 +125,20 @@ def confidence_words(a: Answer) -> str:
         return f"Fairly sure: {a.confidence:.0%} (next best {runner_up} at {a.p[runner_up]:.0%})."
     return (f"Low confidence: only {a.confidence:.0%}; it might be {words.article(runner_up)} ({a.p[runner_up]:.0%}). "
             "The network is unsure, try drawing bigger, centred and with one clear stroke.")
+
+
+def so_far_words(a: Answer) -> str:
+    """The answer while strokes may still come: what it reads so far, no claim of confidence yet."""
+    return (f"So far it reads {words.article(a.digit)} ({a.confidence:.0%}). Still drawing? The answer settles when "
+            "the pen rests.")
+
+
+def hidden_picture(h: np.ndarray, factor: int = 10, columns: int = 16) -> np.ndarray:
+    """The activations h (hidden,) as a grey grid, unit j at row j // columns, brighter = stronger, black = silent."""
+    columns = columns * max(1, round(np.sqrt(len(h) / (8 * columns))))   # a big layer stays roughly 2:1
+    grid = np.zeros(-(-len(h) // columns) * columns, np.float32)
+    grid[:len(h)] = h / (h.max() or 1.0)
+    return images.digit(grid.reshape(-1, columns), factor)
 
 
 def top_units(model: MLP, h: np.ndarray, digit: int, k: int = 6) -> list[tuple[int, float, float]]:

@@ -13,12 +13,13 @@ STACKED_UP_TO = 640   # px: Streamlit stacks columns on screens this wide or nar
 STYLE = f"<style>@media (min-width: {STACKED_UP_TO + 1}px) {{ .st-key-{KEY} {{ display: none !important; }} }}</style>"
 
 
-def prediction_line(where, digit: int, confidence: float) -> None:
-    """`Prediction: d` and its confidence, in `where` (the canvas's column); hidden on wide screens."""
+def prediction_line(where, digit: int, confidence: float, settled: bool = True) -> None:
+    """`Prediction: d` and its confidence (only "so far" until `settled`), in `where` (the canvas's column);
+    hidden on wide screens."""
     with where.container(key=KEY, gap=None):
         # The rule comes first, so the line is never drawn on a wide screen before it is hidden.
         # (st.html's style-only path puts it in the event container, which did not reach the page.)
         st.markdown(STYLE, unsafe_allow_html=True)
         with st.container(horizontal=True, vertical_alignment="center"):
             st.markdown(f"#### Prediction: {digit}")
-            st.caption(f"{confidence:.0%} sure · more below")
+            st.caption(f"{confidence:.0%} sure · more below" if settled else f"so far ({confidence:.0%})")

@@ -10,6 +10,7 @@ import streamlit as st
 from . import blas, browser, models, sidebar, state, train_session
 
 PLOT = {"displayModeBar": False}   # every plotly chart's config: no toolbar over small figures
+STATIC_PLOT = {**PLOT, "staticPlot": True}   # a chart redrawn at every stroke: no hover layers to rebuild
 NO_MODEL = "No model to use: the shipped weights cannot be loaded (see the sidebar)."
 
 # Once per server process, before any page multiplies a matrix (see lab/blas.py).

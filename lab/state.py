@@ -119,6 +119,8 @@ class Drawing(NamedTuple):
     stages: preprocess.Stages  # every step from canvas to x
     strokes: dict | None     # the canvas's JSON, to redraw it after a page switch
     digest: str              # identifies this drawing (Teach it results belong to one drawing)
+    picture: str = ""        # identifies the canvas's picture it was read from (read once, not every rerun)
+    drawn_at: float = 0.0    # time.monotonic() when that picture arrived: the pen may still be drawing
 
 
 class TeachResult(NamedTuple):

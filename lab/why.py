@@ -14,14 +14,15 @@ import streamlit as st
 
 from mlp.model import MLP
 
-from . import page, state
+from . import images, page, state
 from .figures import WEIGHTS, _figure, colorbar
 from .words import article   # (`words` here names the legend's column)
 
 RIVAL = "why_rival"    # widget key: the digit b the prediction is compared with
 
-CHAIN = (r"\delta z = e_a - e_b \quad \delta h = \delta z\, W_2^T \quad "
-         r"\delta a_1 = \delta h \odot 1[a_1 > 0] \quad \delta x = \delta a_1 W_1^T")
+# One step a line, so the chain fits a phone's width too.
+CHAIN = (r"\begin{gathered} \delta z = e_a - e_b \\ \delta h = \delta z\, W_2^T \\ "
+         r"\delta a_1 = \delta h \odot 1[a_1 > 0] \\ \delta x = \delta a_1 W_1^T \end{gathered}")
 NO_OTHER_ANSWER = ("There is no “not a digit” answer: any drawing gets one of 0–9, and softmax confidence "
                    "is not correctness — a letter A may read “4, 99%”.")
 
@@ -67,6 +68,23 @@ def pixel_shares(c: Contrast, x: np.ndarray) -> tuple[float, float]:
     if total == 0:
         return 0.0, 0.0
     return float(push[push > 0].sum()) / total, float(-push[push < 0].sum()) / total
+
+
+INK_SHADE = 0.45   # the glance darkens inked pixels by this much, so the drawing shows through the colours
+
+
+def glance_picture(c: Contrast, x: np.ndarray, factor: int) -> np.ndarray:
+    """The gradient as a red/blue picture (as the map in render()), the ink shaded on it; (28·f, 28·f, 3) uint8."""
+    shade = 1 - INK_SHADE * np.clip(np.asarray(x, np.float32).reshape(28, 28), 0, 1)
+    return images.enlarge((images.signed(c.gradient, 1) * shade[..., None]).round().astype(np.uint8), factor)
+
+
+def glance(model: MLP, x: np.ndarray, p: np.ndarray, width: int) -> None:
+    """A compact "why": the answer against the runner-up, as a picture `width` px wide; the detail is render()."""
+    a, b = int(np.argmax(p)), runner_up(p)
+    st.markdown(f"**Why {a} and not {b}?**")
+    st.image(glance_picture(contrast(model, x, a, b), x, max(1, width // 28)), width=width)
+    st.caption(f"Red: more ink there would make it more a {a}; blue: more a {b}. Your ink is shaded.")
 
 
 def render(model: MLP, x: np.ndarray, p: np.ndarray, subject: str) -> None:

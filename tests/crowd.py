@@ -99,7 +99,7 @@ async def draw_and_read(page, generation: int, strokes) -> tuple[str, float] | N
 
 
 async def drawer(browser, url: str, user: int, opening: asyncio.Semaphore, all_open: asyncio.Barrier,
-                 answers: list) -> None:
+                 answers: list, on_all_open=None) -> None:
     """One user: opens the app, draws DRAWINGS_EACH digits; appends (user, drawn, read or None, seconds).
 
     Opening the page and the first drawing (which loads the charting library into the page)
@@ -119,7 +119,8 @@ async def drawer(browser, url: str, user: int, opening: asyncio.Semaphore, all_o
         except BaseException:
             await all_open.abort()                               # the others must not wait for this one
             raise
-        await all_open.wait()
+        if await all_open.wait() == 0 and on_all_open is not None:   # once, as the timed drawings begin
+            on_all_open()
         await page.wait_for_timeout(user * 250)                  # people do not all lift the pen at once
         for i in range(DRAWINGS_EACH):
             strokes, digit = DIGITS[(user + i) % len(DIGITS)]
@@ -178,9 +179,11 @@ def give_way_to(server_pid: int) -> None:
             os.setpriority(os.PRIO_PROCESS, pid, BROWSER_NICENESS)
 
 
-async def load(url: str, server_pid: int, drawers: int = DRAWERS,
-               trainers: int = TRAINERS) -> tuple[list, list[int], list[int]]:
-    """Run the load against url (tests/test_classroom.py runs it through a proxy); (answers, steps before, after)."""
+async def load(url: str, server_pid: int, drawers: int = DRAWERS, trainers: int = TRAINERS,
+               on_all_open=None) -> tuple[list, list[int], list[int]]:
+    """Run the load against url (tests/test_classroom.py runs it through a proxy); (answers, steps before, after).
+
+    `on_all_open()` is called once, when every user has opened the app and the timed drawings begin."""
     async with async_api.async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         give_way_to(server_pid)
@@ -192,7 +195,8 @@ async def load(url: str, server_pid: int, drawers: int = DRAWERS,
                 await page.get_by_text(PROMPT).wait_for()
             answers: list = []
             opening, all_open = asyncio.Semaphore(3), asyncio.Barrier(drawers)
-            await asyncio.gather(*(drawer(browser, url, user, opening, all_open, answers) for user in range(drawers)))
+            await asyncio.gather(*(drawer(browser, url, user, opening, all_open, answers, on_all_open)
+                                   for user in range(drawers)))
             for _, page in trainers:
                 await page.get_by_role("link", name="Train").click()
             after = [await steps_shown(page) for _, page in trainers]

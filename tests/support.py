@@ -96,6 +96,14 @@ def canvas_sends(at: AppTest, data_url) -> AppTest:
     return at.run()
 
 
+def open_details(at: AppTest) -> AppTest:
+    """Open the Draw page's details (the pipeline, why, the hidden layer), as a click on each would."""
+    from lab.draw import DETAILS
+    for key in DETAILS:
+        at.session_state[key] = True
+    return at.run()
+
+
 def draw(at: AppTest, rgba: np.ndarray) -> AppTest:
     """As if the user had drawn `rgba` on the current canvas and lifted the mouse."""
     return canvas_sends(at, png_url(rgba))
@@ -229,6 +237,27 @@ CANVAS = '[class*="st-key-draw_canvas"] canvas.upper-canvas'
 PREDICTION = ".st-key-prediction"
 PROMPT = "Draw a digit from 0 to 9"
 
+# The texts (buttons, paragraphs, headings, metrics, equations) and chart titles the page shows cut off, if any,
+# in the element `root` selects (the whole page by default).
+CUT_OFF = """(root) => {
+    const cut = [], scope = document.querySelector(root || 'body');
+    const texts = 'button, button *, [data-testid="stMarkdownContainer"] p, h1, h2, h3, '
+                  + '[data-testid="stMetricValue"] *';
+    for (const el of scope.querySelectorAll(texts)) {
+        if (el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1) cut.push(el.innerText.slice(0, 60));
+    }
+    for (const equation of scope.querySelectorAll('.katex-display')) {   // italics overhang by a pixel or two
+        if (equation.offsetParent !== null && equation.scrollWidth > equation.clientWidth + 4) {
+            cut.push(equation.textContent.slice(0, 60));
+        }
+    }
+    for (const title of scope.querySelectorAll('.main-svg .gtitle')) {
+        const chart = title.closest('.main-svg').getBoundingClientRect(), box = title.getBoundingClientRect();
+        if (box.left < chart.left - 1 || box.right > chart.right + 1) cut.push(title.textContent);
+    }
+    return cut;
+}"""
+
 # Strokes in canvas pixels (280×280), drawn the way a person would.
 SEVEN = [[(75, 65), (205, 65), (185, 120), (155, 180), (130, 235)]]
 ONE = [[(150, 45), (145, 140), (140, 235)]]
@@ -301,7 +330,7 @@ def draw_strokes(page, strokes) -> None:
 
 
 def read_prediction(page) -> str:
-    """The digit in `Prediction: d`, once the app has answered (the canvas sends ~200 ms after mouse-up)."""
+    """The digit in `Prediction: d`, once the app has answered (possibly "so far": the pen may not have rested)."""
     prediction = page.locator(PREDICTION)
     prediction.wait_for()
     return re.search(r"Prediction: (\d)", prediction.inner_text()).group(1)

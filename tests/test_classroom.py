@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from deploy.classroom import COOKIE, find_haproxy
-from lab import mnist
+from lab import draw, mnist
 from support import CHROMIUM, CHROMIUM_ARGS, ONE, ROOT, SEVEN, draw_strokes, free_port, open_draw, read_prediction
 
 USERS = int(os.environ.get("MLP_LAB_CLASSROOM_USERS", "20"))
@@ -141,6 +141,7 @@ def test_a_browser_stays_on_its_process_and_the_weights_folder_is_shared(tmp_pat
                 open_draw(page, url)
                 draw_strokes(page, strokes)
                 assert read_prediction(page) == digit
+                page.locator(f".st-key-{draw.PIPELINE} summary").click()   # the pipeline's pictures, one click away
                 page.wait_for_function(PICTURES_LOADED, arg=STAGE_PICTURES)
                 pictures.append(page.eval_on_selector_all("img", "all => all.map(i => i.src)"
                                                           ".filter(s => s.includes('/media/'))"))

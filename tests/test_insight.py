@@ -218,6 +218,7 @@ def draw_seven(at) -> np.ndarray:
 @needs_mnist
 def test_draw_page_shows_why_seven_and_not_the_runner_up_then_any_digit(app):
     x = draw_seven(app)
+    support.open_details(app)
     support.no_errors(app)
     model = models.shipped().model
     p = model.predict_proba(x[None])[0]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from support import CANVAS, CHROMIUM, PREDICTION, PROMPT, SEVEN, needs_mnist
+from support import CANVAS, CHROMIUM, CUT_OFF, PREDICTION, PROMPT, SEVEN, needs_mnist
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -134,19 +134,7 @@ def test_no_title_or_button_is_cut_off_at_1280_px(desktop, server, path, last):
     desktop.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                                         .every(chart => chart.querySelector('.main-svg'))""")
     desktop.wait_for_timeout(500)
-    cut = desktop.evaluate("""() => {
-        const cut = [];
-        const texts = 'button, button *, [data-testid="stMarkdownContainer"] p, h1, h2, h3, '
-                      + '[data-testid="stMetricValue"] *';
-        for (const el of document.querySelectorAll(texts)) {
-            if (el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1) cut.push(el.innerText.slice(0, 60));
-        }
-        for (const title of document.querySelectorAll('.main-svg .gtitle')) {
-            const chart = title.closest('.main-svg').getBoundingClientRect(), box = title.getBoundingClientRect();
-            if (box.left < chart.left - 1 || box.right > chart.right + 1) cut.push(title.textContent);
-        }
-        return cut;
-    }""")
+    cut = desktop.evaluate(CUT_OFF)
     assert cut == [], f"cut off at 1280 px: {cut}"
 
 

@@ -4,8 +4,7 @@ One `streamlit run` server, one Chromium with ten contexts (ten separate users).
 start long training runs on the Train page, then go to the Draw page while their runs
 go on; eight draw digits at the same time, each a few times, clearing in between.
 Every answer must arrive, be the digit drawn, and come quickly: the time from
-mouse-up to "Prediction: d" on the page (which includes the canvas's own ~200 ms
-debounce) has a median under a second.  Both runs must have kept training, and the
+mouse-up to "Prediction: d" on the page has a median under a second.  Both runs must have kept training, and the
 server log must stay free of errors.  Everything runs under one overall deadline and
 the server is killed at the end whatever happens.
 

@@ -50,7 +50,7 @@ def test_first_five_minutes(tmp_path):
         draw_strokes(page, SEVEN)
         assert read_prediction(page) == "7"
         page.locator(CHART).first.wait_for()
-        page.get_by_role("heading", name="Why 7 and not another digit?").wait_for()   # the input gradient's map
+        page.get_by_text("Why 7 and not").first.wait_for()             # the input gradient's map, at a glance
         snap(page, folder, "1-draw")
         page.get_by_role("button", name="Yes, it is a 7").click()      # ...and keep it in My digits
         page.get_by_text("This drawing is in").first.wait_for()
