@@ -14,7 +14,7 @@ from lab.state import Key
 from mlp.model import MLP
 from mlp.train import Config
 from support import (APP, array, canvas_from_mnist, click, draw, first_test_image_of, needs_mnist, new_session,
-                     no_errors, plotly, start_runner, track_session)
+                     no_errors, open_details, plotly, start_runner, track_session)
 from support import run_status as status
 
 
@@ -136,7 +136,7 @@ def test_draw_offers_the_choice_once_there_are_two_models():
 @needs_mnist
 def test_dead_units_and_digits_are_counted_and_named_in_good_english(app):
     """ "✕ marks the 1 dead units", "in My digits as a 8"."""
-    draw(app, canvas_from_mnist(first_test_image_of(8)))
+    open_details(draw(app, canvas_from_mnist(first_test_image_of(8))))   # the hidden layer is a detail
     no_errors(app)
     dead = int(models.dead_units(models.shipped()).sum())
     caption = " ".join(c.value for c in app.caption)
