@@ -246,10 +246,16 @@ def test_the_training_command_mixes_train_family_drawings_into_mnist(tmp_path, m
         train.main(["--synthetic", "-5"])
 
 
+@pytest.mark.slow
 def test_shipped_weights_read_the_held_out_families():
-    """The issue's target: to_mnist + the shipped weights read ≥ 97% of styles never trained on."""
+    """The issue's target: to_mnist + the shipped weights read ≥ 98% of every digit in styles never
+    trained on (the typeface 6s, cursive 8s and curled 9s people draw among them); two digits short."""
     from mlp import weights
     model = weights.load_shipped()
     result = dd.score(model, dd.drawn_set())
-    assert result.accuracy >= 0.97, (result.per_digit, result.per_family)
-    assert min(result.per_digit.values()) >= 0.9, result.per_digit
+    assert result.accuracy >= 0.985, (result.per_digit, result.per_family)
+    # Not reached yet, held at what the shipped weights do (docs/drawn-digits.md): book-serif's 6s,
+    # a typeface 6 read as 8 (95.6 %; the weights before: 91.9 %), and 1 (97.5 %, as before).
+    short_of_target = {6: 0.95, 1: 0.975}
+    for digit, accuracy in result.per_digit.items():
+        assert accuracy >= short_of_target.get(digit, 0.98), result.per_digit
