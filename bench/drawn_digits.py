@@ -31,8 +31,8 @@ from mlp.preprocess import STROKE_WIDTH, to_mnist  # noqa: E402
 from mlp.strokes import (CANVAS, HELD_OUT_FAMILIES, TRAIN_FAMILIES, Drawing, make_drawings,  # noqa: E402,F401
                          render)
 
-HELD_OUT_PER_DIGIT = 20    # per family: 5 held-out families → 1000 drawings
-TRAIN_PER_DIGIT = 10       # per family: 8 train families → 800 drawings
+HELD_OUT_PER_DIGIT = 20    # per family: 8 held-out families → 1600 drawings
+TRAIN_PER_DIGIT = 10       # per family: 12 train families → 1200 drawings
 HELD_OUT_SEED, TRAIN_SEED = 0, 1   # training_set uses its own seed; these drawings are new either way
 
 

@@ -1,7 +1,7 @@
 """How fast is our trainer?  One epoch of real MNIST at batch 128, side by side with
 the NumPy a tutorial would write and with PyTorch on the CPU.
 
-    python bench/speed.py [--repeats 3] [--skip-torch] [--threads N] [--check]
+    python bench/speed.py [--repeats 3] [--skip-torch] [--threads 1,2] [--check]
 
 All three train the same 784-128-10 ReLU/softmax network with plain SGD (η = 0.1)
 on the same 60 000 images and are timed in turns, so a busy machine slows them
@@ -9,14 +9,21 @@ alike.  Also printed: the machine's float32 matmul speed, the share of it our
 epoch reaches, what augmentation costs, and the peak memory of a real
 `python -m mlp.train` run.  --check makes a missed target exit with status 1.
 
---threads N restarts the benchmark with OPENBLAS_NUM_THREADS=N and gives
-PyTorch N threads too.  Without it both use their defaults (all cores).  On a
-machine that is busy with something else, multi-threaded OpenBLAS can be 2-20×
-slower from one epoch to the next; the load average is printed for that reason.
+Every figure is taken with one and with two BLAS threads (--threads; the app
+uses one) and in two settings side by side: as this shell has it, and "native",
+in a copy of the benchmark started with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+removed from its environment.  Some workplaces set those for old OpenBLAS builds
+(CORETYPE=Haswell pins the Haswell kernels); users' machines don't, and their
+OpenBLAS picks the kernel for its CPU.  The kernel each setting used is printed
+(threadpoolctl's 'architecture'); the targets are judged on the native setting
+with one thread, what a user's app gets.  On a busy machine multi-threaded
+OpenBLAS can be 2-20× slower from one epoch to the next; the load average is
+printed for that reason.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -37,6 +44,10 @@ from mlp.train import Config, Trainer  # noqa: E402
 
 BATCH, HIDDEN, LR = 128, 128, 0.1
 TARGETS = {"vs tutorial NumPy": 2.0, "vs PyTorch": 3.0, "augmentation cost": 2.0, "peak RSS MB": 400}
+OURS = "ours (mlp.train)"
+# Set by some workplaces for old OpenBLAS builds; removed (from the child's environment only) for "native".
+WORKPLACE_BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+CHILD_FLAG = "--native-child"   # internal: the re-run prints its measurements as one JSON line
 
 
 # -- the three contenders: each returns a function that trains one epoch ------------------
@@ -191,78 +202,135 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+STEP_SHAPES = [(BATCH, 784, HIDDEN), (BATCH, HIDDEN, 10), (HIDDEN, BATCH, 10), (BATCH, 10, HIDDEN),
+               (784, BATCH, HIDDEN)]
+
+
+def blas_kernel() -> str:
+    """The BLAS NumPy loaded and the kernel it chose, as threadpoolctl reports them."""
+    from threadpoolctl import threadpool_info
+    found = [f"{i['internal_api']} {i.get('version') or '?'}, kernel {i.get('architecture') or 'unknown'}"
+             for i in threadpool_info() if i["user_api"] == "blas"]
+    return ", ".join(found) or "no BLAS library found"
+
+
+def measure(X8, y, thread_counts: list[int], repeats: int, torch_wanted: bool) -> dict:
+    """For each BLAS thread count: seconds per epoch of every contender (best, median) and matmul GFLOP/s."""
+    from threadpoolctl import threadpool_limits
+    torch = None
+    if torch_wanted:
+        try:
+            import torch
+        except ImportError:
+            pass
+    results = {"kernel": blas_kernel(), "torch": torch.__version__ if torch else None,
+               "load": os.getloadavg()[0], "threads": {}}
+    for threads in thread_counts:
+        with threadpool_limits(limits=threads, user_api="blas"):
+            contenders = {OURS: ours(X8, y), "tutorial NumPy float64": tutorial(X8, y),
+                          "tutorial NumPy float32": tutorial_float32(X8, y)}
+            if torch:
+                torch.set_num_threads(threads)
+                contenders["PyTorch CPU"] = pytorch(X8, y)
+            seconds = time_in_turns(contenders, repeats)
+            results["threads"][str(threads)] = {
+                "best": {name: min(s) for name, s in seconds.items()},
+                "median": {name: statistics.median(s) for name, s in seconds.items()},
+                "step GFLOP/s": matmul_gflops(STEP_SHAPES, repeats),
+                "2048² GFLOP/s": matmul_gflops([(2048, 2048, 2048)], repeats)}
+    return results
+
+
+def measure_native(argv: list[str]) -> dict | None:
+    """The same measurements in a copy of this benchmark without the workplace's OpenBLAS variables;
+    None when neither is set here (then "as is" already is native)."""
+    env = {k: v for k, v in os.environ.items() if k not in WORKPLACE_BLAS_VARIABLES}
+    if len(env) == len(os.environ):
+        return None
+    done = subprocess.run([sys.executable, __file__, *argv, CHILD_FLAG], env=env, cwd=ROOT,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"error: the native re-run failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def side_by_side(settings: dict[str, dict], n: int) -> None:
+    """One column per (setting, thread count): epoch times, matmul rates and the ratios that matter."""
+    columns = [(name, threads, r["threads"][threads]) for name, r in settings.items() for threads in r["threads"]]
+    for name, r in settings.items():
+        print(f"{name}: {r['kernel']}; load average {r['load']:.1f} when it started")
+    head = [f"{name}, {t} thr" for name, t, _ in columns]
+    width = max(16, *(len(h) + 2 for h in head))
+    print(f"\n{'best s per epoch':30s}" + "".join(f"{h:>{width}s}" for h in head))
+    for contender in columns[0][2]["best"]:
+        print(f"{contender:30s}" + "".join(f"{c['best'][contender]:>{width}.3f}" for _, _, c in columns))
+    floors = [epoch_flops(n) / (c["step GFLOP/s"] * 1e9) for _, _, c in columns]
+    print(f"{'matmuls alone (step shapes)':30s}" + "".join(f"{f:>{width}.3f}" for f in floors))
+    for rate in ("step GFLOP/s", "2048² GFLOP/s"):
+        print(f"{'float32 matmul ' + rate:30s}" + "".join(f"{c[rate]:>{width}.1f}" for _, _, c in columns))
+    print(f"{'ours: share of step matmul':30s}"
+          + "".join(f"{floor / c['best'][OURS]:>{width}.0%}" for floor, (_, _, c) in zip(floors, columns)))
+    for contender in columns[0][2]["best"]:
+        if contender != OURS:
+            print(f"{'ours vs ' + contender:30s}"
+                  + "".join(f"{c['best'][contender] / c['best'][OURS]:>{width - 1}.2f}×" for _, _, c in columns))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per contender (default 3)")
     parser.add_argument("--skip-torch", action="store_true", help="do not time PyTorch")
-    parser.add_argument("--threads", type=int, help="BLAS and PyTorch threads (default: theirs)")
+    parser.add_argument("--threads", default="1,2", help="BLAS and PyTorch thread counts to time (default 1,2)")
     parser.add_argument("--check", action="store_true", help="exit with status 1 if a target is missed")
+    parser.add_argument(CHILD_FLAG, action="store_true", help=argparse.SUPPRESS)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    if args.repeats < 1 or (args.threads is not None and args.threads < 1):
-        parser.error("--repeats and --threads must be at least 1")
-    if args.threads and os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
-        # OpenBLAS reads its thread count once, when NumPy is imported: start again.
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads))
-        os.execve(sys.executable, [sys.executable, __file__, *(sys.argv[1:] if argv is None else argv)], env)
-
+    try:
+        thread_counts = [int(t) for t in args.threads.split(",")]
+    except ValueError:
+        parser.error(f"--threads takes whole numbers separated by commas, got {args.threads!r}")
+    if args.repeats < 1 or min(thread_counts) < 1:
+        parser.error("--repeats and every --threads count must be at least 1")
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        raise SystemExit("error: threadpoolctl is needed to set and report BLAS threads "
+                         "(pip install -r requirements-bench.txt)")
     try:
         X8, y = load_mnist("train")
     except (MnistError, OSError) as e:
         raise SystemExit(f"error: real MNIST is needed (python -m mlp.fetch fetches it): {e}")
+    if args.native_child:
+        print(json.dumps(measure(X8, y, thread_counts, args.repeats, not args.skip_torch)))
+        return 0
+
     n = len(y)
-    print(f"one epoch = {n} images, batch {BATCH}, 784-{HIDDEN}-10, SGD η={LR}; best and median of {args.repeats}")
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
-
-    contenders = {"ours (mlp.train)": ours(X8, y), "tutorial NumPy float64": tutorial(X8, y),
-                  "tutorial NumPy float32": tutorial_float32(X8, y)}
-    if args.skip_torch:
-        print("PyTorch: skipped (--skip-torch)")
+    print(f"one epoch = {n} images, batch {BATCH}, 784-{HIDDEN}-10, SGD η={LR}; best of {args.repeats}")
+    print(f"{os.cpu_count()} CPUs; here " + ", ".join(f"{v}={os.environ.get(v, 'unset')}"
+                                                        for v in WORKPLACE_BLAS_VARIABLES))
+    settings = {"as is": measure(X8, y, thread_counts, args.repeats, not args.skip_torch)}
+    native = measure_native(argv)
+    if native is None:
+        print("neither variable is set here, so 'as is' is what a user's machine gives")
     else:
-        try:
-            import torch
-            if args.threads:
-                torch.set_num_threads(args.threads)
-            contenders["PyTorch CPU"] = pytorch(X8, y)
-            print(f"PyTorch {torch.__version__}, threads: {torch.get_num_threads()}")
-        except ImportError:
-            print("PyTorch: not installed, skipped (pip install -r requirements-bench.txt)")
-    seconds = time_in_turns(contenders, args.repeats)
-    best = {name: min(s) for name, s in seconds.items()}
-    print()
-    print(f"{'':26s}{'best s':>8s}{'median s':>10s}{'samples/s':>12s}")
-    for name, s in seconds.items():
-        print(f"{name:26s}{best[name]:8.3f}{statistics.median(s):10.3f}{n / best[name]:12,.0f}")
+        settings["native"] = native
+    torch_version = settings["as is"]["torch"]
+    print(f"PyTorch {torch_version}" if torch_version else
+          "PyTorch: skipped (--skip-torch, or not installed: pip install -r requirements-bench.txt)")
+    side_by_side(settings, n)
 
-    ours_s = best["ours (mlp.train)"]
-    results = {}
-    print()
-    results["vs tutorial NumPy"] = best["tutorial NumPy float64"] / ours_s
-    print(f"ours vs tutorial NumPy: {results['vs tutorial NumPy']:.2f}× faster "
-          f"(vs its float32 variant: {best['tutorial NumPy float32'] / ours_s:.2f}×)")
-    if "PyTorch CPU" in best:
-        results["vs PyTorch"] = best["PyTorch CPU"] / ours_s
-        print(f"ours vs PyTorch CPU:    {results['vs PyTorch']:.2f}× faster")
+    user = settings.get("native", settings["as is"])["threads"][str(min(thread_counts))]
+    results = {"vs tutorial NumPy": user["best"]["tutorial NumPy float64"] / user["best"][OURS]}
+    if "PyTorch CPU" in user["best"]:
+        results["vs PyTorch"] = user["best"]["PyTorch CPU"] / user["best"][OURS]
 
-    flops = epoch_flops(n)
-    step = [(BATCH, 784, HIDDEN), (BATCH, HIDDEN, 10), (HIDDEN, BATCH, 10), (BATCH, 10, HIDDEN), (784, BATCH, HIDDEN)]
-    at_step_shapes = matmul_gflops(step, args.repeats)
-    square = matmul_gflops([(2048, 2048, 2048)], args.repeats)
-    achieved = flops / ours_s / 1e9
-    print()
-    print(f"float32 matmul: {at_step_shapes:.1f} GFLOP/s at the training step's shapes, "
-          f"{square:.1f} GFLOP/s for 2048×2048")
-    print(f"one epoch is {flops / 1e9:.1f} GFLOP; ours reaches {achieved:.1f} GFLOP/s = "
-          f"{achieved / at_step_shapes:.0%} of the step-shape matmuls, {achieved / square:.0%} of the big one")
-    floor = flops / (at_step_shapes * 1e9)
-    print(f"the matmuls alone take {floor:.3f} s an epoch: no float32 trainer of these equations can be more than "
-          + ", ".join(f"{best[name] / floor:.1f}× faster than {name}" for name in best if name != "ours (mlp.train)"))
-
-    augmented = time_in_turns({"plain": ours(X8, y), "augmented": ours(X8, y, augment=True)}, args.repeats)
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=min(thread_counts), user_api="blas"):
+        augmented = time_in_turns({"plain": ours(X8, y), "augmented": ours(X8, y, augment=True)}, args.repeats)
     results["augmentation cost"] = min(augmented["augmented"]) / min(augmented["plain"])
     print()
-    print(f"augmentation: epoch {min(augmented['augmented']):.3f} s vs {min(augmented['plain']):.3f} s "
-          f"without = {results['augmentation cost']:.2f}×")
+    print(f"augmentation (as is, {min(thread_counts)} BLAS thread(s)): epoch {min(augmented['augmented']):.3f} s vs "
+          f"{min(augmented['plain']):.3f} s without = {results['augmentation cost']:.2f}×")
 
     rss, took = peak_rss_of_training(epochs=2)
     results["peak RSS MB"] = rss
@@ -272,6 +340,7 @@ def main(argv=None) -> int:
     print(f"\nload average now {load:.1f}")
     if load > os.cpu_count() + 1:   # this benchmark alone accounts for about one CPU's worth
         print("warning: the machine was busy with other work; the ratios above are unreliable, run again")
+    print(f"targets, judged {'native' if native else 'as is'} with {min(thread_counts)} BLAS thread(s):")
     missed = 0
     for name, target in TARGETS.items():
         if name not in results:

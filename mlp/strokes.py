@@ -96,7 +96,18 @@ def zero(k: Knobs) -> list[Stroke]:
     p = arc(w / 2, .5, w / 2, .5, start, start + turn, n=96)
     egg = k("egg", (-.15, .25))                      # > 0: narrower at the top
     p[:, 0] = w / 2 + (p[:, 0] - w / 2) * (1 - egg * (1 - 2 * p[:, 1]))
-    return [p]
+    return [p, *stressed(k, p, w / 2)]
+
+
+def stressed(k: Knobs, p: Stroke, centre_x: float) -> list[Stroke]:
+    """A bold typeface's heavy sides: a second pass, narrower by the "stress" share, thickens the
+    left and right of a loop but not its top and bottom, so its counter shrinks to a slit."""
+    stress = k("stress", 0)
+    if stress <= 0:
+        return []
+    inner = p.copy()
+    inner[:, 0] = centre_x + (p[:, 0] - centre_x) * (1 - stress)
+    return [inner]
 
 
 def one(k: Knobs) -> list[Stroke]:
@@ -180,7 +191,9 @@ def five(k: Knobs) -> list[Stroke]:
 def six(k: Knobs) -> list[Stroke]:
     loop = k("loop", (.3, .6))                        # loop height, in digit heights: small = a tall stem
     r = loop / 2
-    rx = r * k("round", (.85, 1.15))                  # 1 = a round loop
+    rx = r * k("round", (.85, 1.15))                  # 1 = a round loop; < .8 = tall and narrow
+    if k.chance("arch", 0):
+        return [typeface_six(k, loop, rx)]
     cx, cy = rx, 1 - r
     top_x = rx * k("top_x", (.6, 2.4))
     meet = k("join", (120, 190))                      # where the stem meets the loop: 180 = its left side
@@ -197,6 +210,27 @@ def six(k: Knobs) -> list[Stroke]:
     return [join(stem, arc(cx, cy, rx, r, meet, meet + close, n=48))]
 
 
+def typeface_six(k: Knobs, loop: float, rx: float) -> Stroke:
+    """A 6 as a serif typeface prints it, in one stroke: from a terminal on the right, whose serif or
+    hook turns back down toward the loop, the top arcs over and comes down the loop's left side
+    into a closed loop.  The arch and the loop can read as an 8's two bowls."""
+    r = loop / 2
+    cx, cy = rx, 1 - r
+    rx_top = rx * k("arch_width", (.85, 1.1))         # > 1: the arch overhangs the loop on the right
+    tip = k("terminal", (.04, .12))
+    # The terminal's height below the top; its serif stops short of the loop, or it would be an 8.
+    end_y = max(.05, min(k("arch_end", (.12, .35)), 1 - loop - tip - .07))
+    start = np.degrees(np.arcsin(np.clip((cy - end_y) / cy, 0, 1)))
+    top = arc(cx - rx + rx_top, cy, rx_top, cy, start, 180, n=40)
+    x, y = top[0]
+    if k.chance("terminal_hook", .5):                 # the end curls in and down
+        end = spline((x - tip * .6, y + tip * .9), (x + tip * .1, y + tip * .45), (x, y), n=10)
+    else:                                             # a serif: a short stroke straight down
+        end = line((x + tip * .1, y + tip), (x, y), n=6)
+    close = k("closure", (350, 380))
+    return join(end, top, arc(cx, cy, rx, r, 180, 180 + close, n=48))
+
+
 def seven(k: Knobs) -> list[Stroke]:
     w = k("width", (.55, .8))
     foot = w * k("foot", (.15, .5))
@@ -205,7 +239,7 @@ def seven(k: Knobs) -> list[Stroke]:
     stem = spline((w, rise), ((w + foot) / 2 - sag, .5), (foot, 1), n=24)
     head = line((0, 0), (w, rise))
     if k.chance("serif", .2):
-        head = join(line((0, k("serif", (.1, .2))), (0, 0), n=6), head)
+        head = join(line((0, k("serif_length", (.1, .2))), (0, 0), n=6), head)
     strokes = [join(head, stem)]
     if k.chance("crossed", .25):
         x = (w + foot) / 2 - sag * .8
@@ -216,27 +250,39 @@ def seven(k: Knobs) -> list[Stroke]:
 def eight(k: Knobs) -> list[Stroke]:
     w = k("width", (.5, .7))
     upper = k("upper", (.7, 1))                       # the upper loop is usually the smaller one
-    waist = k("waist", (.42, .52))
+    waist = k("waist", (.42, .52))                    # where the loops cross: high = a small upper loop
     if k.chance("snowman", .3):
-        return [arc(w / 2, waist / 2, w / 2 * upper, waist / 2, 90, 450),
-                arc(w / 2, (1 + waist) / 2, w / 2, (1 - waist) / 2, 90, -270)]
+        top = arc(w / 2, waist / 2, w / 2 * upper, waist / 2, 90, 450)
+        bottom = arc(w / 2, (1 + waist) / 2, w / 2, (1 - waist) / 2, 90, -270)
+        return [top, bottom, *stressed(k, top, w / 2), *stressed(k, bottom, w / 2)]
     t = np.linspace(0, 2 * np.pi + k("overshoot", (0, .4)), 128) * (1 if k.chance("clockwise", .5) else -1)
     y = .5 - .5 * np.cos(t)
-    x = w / 2 + w / 2 * np.sin(2 * t) * np.where(y < .5, upper, 1)
+    full = k("full", 1)                               # < 1: fuller loops, crossing in an X with no waist
+    bulge = np.sign(np.sin(2 * t)) * np.abs(np.sin(2 * t)) ** full
+    x = w / 2 + w / 2 * bulge * np.where(y < .5, upper, 1)
     y = np.where(y < .5, y * waist / .5, waist + (y - .5) * (1 - waist) / .5)
-    return [np.stack([x, y], axis=1)]
+    # A cursive 8's loops lean each its own way about the crossing (> 0: the loop's far end to the right).
+    x += np.where(y < waist, k("upper_lean", 0) * (waist - y), k("lower_lean", 0) * (waist - y))
+    p = np.stack([x, y], axis=1)
+    return [p, *stressed(k, p, w / 2)]
 
 
 def nine(k: Knobs) -> list[Stroke]:
     head = k("head", (.35, .65))                      # head height, in digit heights
     r = head / 2
     rx = r * k("round", (.85, 1.2))
+    if k.chance("printed", 0):                        # a typeface's 9 is its 6 upside down
+        p = typeface_six(k, head, rx)
+        return [np.stack([p[:, 0].max() - p[:, 0], 1 - p[:, 1]], axis=1)]
     meet = k("join", (-35, 15))                       # where the stem leaves the head: 0 = its right side
     turn = k("closure", (330, 390)) * (1 if k.chance("anticlockwise", .85) else -1)
     ring = arc(rx, r, rx, r, meet, meet + turn, n=48)
     stem_x = rx + rx * np.cos(np.radians(meet)) * k("stem_x", (.9, 1))
     foot_x = stem_x + k("stem_lean", (-.15, .05))
-    if k.chance("curly", .3):
+    if k.chance("curl", 0):                           # the tail sweeps back left under the head and rises
+        end = (rx * k("curl_end", (0, .8)), 1 - k("curl_rise", (.05, .25)))
+        stem = spline(ring[-1], (foot_x, .68), (foot_x - .12, .97), ((foot_x + end[0]) / 2 - .05, 1.01), end, n=28)
+    elif k.chance("curly", .3):
         stem = spline(ring[-1], (foot_x, .7), (foot_x - .15, .97), (foot_x - .35, .9), n=24)
     else:
         bow = k("bow", (-.03, .03))
@@ -286,6 +332,25 @@ TRAIN_FAMILIES: tuple[Family, ...] = (
     Family("fine-pen", {}, size=(.6, .9), widths=(6, 12)),
     Family("round-wide", {"round": (1.1, 1.35), "width": (.7, .9), "6.loop": (.5, .6), "9.head": (.5, .6)},
            stretch=(1.1, 1.4), slant=(-.05, .1)),
+    # Shapes people draw that the families above miss; their held-out cousins differ in knob ranges and hand.
+    Family("serif-print", {"6.arch": .85, "6.loop": (.45, .62), "6.round": (.9, 1.1), "6.arch_end": (.18, .38),
+                           "6.terminal_hook": .35, "9.printed": .7, "9.head": (.45, .62), "9.round": (.9, 1.1),
+                           "9.arch_end": (.18, .38), "1.flag": (.2, .35), "1.base": .8, "7.serif": .6,
+                           "4.closed": .7, "0.egg": (-.05, .08)},
+           slant=(-.03, .1), widths=(10, 20), size=(.45, .9), wobble=(0, .015), tremor=(0, .15), speed=(0, .2)),
+    Family("cursive-loops", {"8.snowman": 0, "8.waist": (.52, .66), "8.upper": (.5, .85), "8.full": (.6, 1),
+                             "8.upper_lean": (-.1, .3), "9.curl": .6, "9.curl_end": (.2, .9), "6.round": (.5, .75),
+                             "6.loop": (.45, .62), "6.bow": (.04, .14), "2.loop": .5, "9.curly": .5},
+           slant=(.15, .45), wobble=(.02, .05), widths=(10, 24)),
+    Family("small-top-8", {"8.snowman": .2, "8.waist": (.3, .42), "8.upper": (.45, .7), "8.full": (.7, 1),
+                           "8.lower_lean": (-.2, .2), "9.curl": .4, "9.curl_rise": (.1, .3), "6.arch": .3,
+                           "6.round": (.6, .9), "6.loop": (.5, .65)},
+           slant=(0, .3), widths=(8, 22), size=(.35, .85)),
+    Family("bold-serif", {"0.stress": (.15, .45), "0.width": (.45, .65), "8.stress": (.1, .35), "8.snowman": .5,
+                          "8.upper": (.8, 1), "6.arch": .7, "9.printed": .7, "arch_end": (.08, .2),
+                          "terminal": (.03, .07), "1.flag": (.25, .4), "1.base": .9,
+                          "7.serif": .7, "4.closed": .8, "3.flat_top": .3},
+           slant=(-.03, .05), widths=(28, 40), size=(.5, .92), wobble=(0, .01), tremor=(0, .1), speed=(0, .2)),
 )
 
 HELD_OUT_FAMILIES: tuple[Family, ...] = (
@@ -301,6 +366,19 @@ HELD_OUT_FAMILIES: tuple[Family, ...] = (
            wobble=(.05, .08), tremor=(.5, 1.5), speed=(.3, .9), size=(.5, .9), widths=(14, 34),
            turn=(-12, 12)),
     Family("small", {}, size=(.15, .35), widths=(8, 30), slant=(-.1, .35)),
+    Family("book-serif", {"6.arch": 1, "6.loop": (.55, .7), "6.round": (.95, 1.15), "6.arch_end": (.08, .22),
+                          "6.arch_width": (1, 1.2), "6.terminal_hook": .8, "9.printed": .8, "9.head": (.55, .7),
+                          "9.arch_end": (.08, .22), "9.terminal_hook": .8, "1.base": 1, "1.flag": (.15, .3),
+                          "7.serif": 1, "3.flat_top": 0},
+           slant=(-.08, .02), widths=(12, 20), size=(.55, .95), wobble=(0, .01), tremor=(0, .05), speed=(0, .1)),
+    Family("loopy-slant", {"8.snowman": 0, "8.waist": (.6, .72), "8.upper": (.4, .6), "8.full": (.5, .8),
+                           "8.lower_lean": (-.3, 0), "9.curl": .9, "9.curl_end": (-.1, .4), "9.curl_rise": (.15, .35),
+                           "6.round": (.45, .6), "6.loop": (.5, .7), "6.bow": (0, .08), "6.hook": .6},
+           slant=(.35, .55), wobble=(.02, .04), widths=(12, 22), size=(.5, .9)),
+    Family("heavy-type", {"0.stress": (.1, .35), "0.width": (.55, .72), "8.stress": (.1, .3), "8.snowman": .3,
+                          "8.waist": (.45, .55), "6.arch": .6, "6.terminal_hook": .8, "9.printed": .5,
+                          "arch_end": (.06, .18), "terminal": (.03, .08), "1.base": .5, "7.serif": .4, "4.closed": .5},
+           slant=(.05, .18), widths=(24, 40), size=(.4, .75), wobble=(0, .01), tremor=(0, .1), speed=(0, .2)),
 )
 FAMILIES = {f.name: f for f in TRAIN_FAMILIES + HELD_OUT_FAMILIES}
 
@@ -406,7 +484,9 @@ def draw_digit(label: int, family: Family, rng: np.random.Generator, scale: floa
     width = rng.uniform(*np.clip(family.widths, *WIDTHS))
     strokes = place(DIGITS[label](Knobs(family, label, rng)), family, rng, width)
     tremor, speed = rng.uniform(*family.tremor), rng.uniform(*family.speed)
-    strokes = [pen(s, rng, tremor, speed) * scale for s in strokes]
+    # A shaking pen can wander past place()'s margin; the canvas's edge stops it, as it stops a hand.
+    inside = (width / 2 + 1, CANVAS - width / 2 - 1)
+    strokes = [np.clip(pen(s, rng, tremor, speed), *inside) * scale for s in strokes]
     return Drawing(render(strokes, width * scale, round(CANVAS * scale)), label, family.name, width)
 
 

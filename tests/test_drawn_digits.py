@@ -92,6 +92,53 @@ def test_knobs_change_the_shape_they_name():
     assert curly[-1, 0] < curly[curly[:, 1].argmax(), 0]                      # the curly tail turns back left
 
 
+def test_a_sevens_serif_is_short_however_often_a_family_draws_it():
+    """The serif's chance and its length were one knob: a family serifing every 7 drew a full-height bar."""
+    for chance in (.3, 1):
+        head = strokes_of(7, serif=chance, crossed=0, bar_tilt=0)[0]
+        if head[0, 1] > 0:                                                    # this 7 has its serif
+            assert .1 <= head[0, 1] <= .2
+
+
+def test_a_typeface_six_arcs_over_and_its_terminal_turns_down_short_of_the_loop():
+    loop = .6
+    for hook in (0, 1):
+        p = strokes_of(6, arch=1, loop=loop, round=1, arch_width=1, arch_end=.35, terminal=.1,
+                       terminal_hook=hook, closure=360)[0]
+        assert p[:, 1].min() == pytest.approx(0, abs=1e-3)                    # the arch reaches the top
+        top = p[:, 1].argmin()
+        assert p[0, 1] > p[top // 2, 1] and p[0, 0] > p[top, 0]               # the terminal hangs down, right
+        assert p[0, 1] <= 1 - loop - .07 + 1e-9                                # ... and stops short of the loop
+        np.testing.assert_allclose(p[-1], (0, 1 - loop / 2), atol=1e-6)        # the loop closes at its left side
+    nine = strokes_of(9, printed=1, head=loop, round=1, arch_end=.2, terminal_hook=0)[0]
+    assert nine[0, 1] > .5 and nine[0, 0] < np.median(nine[:, 0])            # a 9's tail curls back left
+
+
+def test_cursive_eights_cross_low_lean_and_fill_out():
+    plain = strokes_of(8, snowman=0, waist=.5, upper=1, overshoot=0)[0]
+    low = strokes_of(8, snowman=0, waist=.66, upper=.5, overshoot=0, upper_lean=.3)[0]
+    upper_part, lower_part = low[low[:, 1] < .66], low[low[:, 1] > .66]
+    assert np.ptp(lower_part[:, 1]) < .35 < .6 < np.ptp(upper_part[:, 1])     # the crossing sits low
+    assert low[low[:, 1].argmin(), 0] > plain[plain[:, 1].argmin(), 0] + .1   # the upper loop leans right
+    full = strokes_of(8, snowman=0, waist=.5, upper=1, overshoot=0, full=.5)[0]
+    spread = lambda p: np.abs(p[:, 0] - np.median(p[:, 0])).mean()
+    assert spread(full) > spread(plain) * 1.15                                 # fuller loops, less waist
+
+
+def test_a_curled_nines_tail_sweeps_back_under_the_head_and_rises():
+    p = strokes_of(9, curl=1, head=.5, round=1, join=0, closure=360, two_strokes=0, curl_end=.2, curl_rise=.2)[0]
+    tail = p[48:]
+    assert tail[-1, 0] < .3 and tail[-1, 1] == pytest.approx(.8)               # ends left, under the head
+    assert tail[:, 1].max() > tail[-1, 1] + .15                                # after going down past it
+
+
+def test_stress_doubles_a_loops_sides_not_its_top_and_bottom():
+    ring, inner = strokes_of(0, stress=.4, width=.6, egg=0)
+    assert np.ptp(inner[:, 0]) == pytest.approx(.6 * np.ptp(ring[:, 0]))
+    np.testing.assert_allclose(inner[:, 1], ring[:, 1])
+    assert len(strokes_of(0)) == 1 and len(strokes_of(8, snowman=1, stress=.2)) == 4
+
+
 def test_a_fast_pen_leaves_chords_and_a_slow_one_smooth_curves():
     circle = S.arc(140, 140, 80, 80, 0, 360, n=400)
     rng = np.random.default_rng(0)
@@ -201,9 +248,14 @@ def test_the_training_command_mixes_train_family_drawings_into_mnist(tmp_path, m
 
 @pytest.mark.slow
 def test_shipped_weights_read_the_held_out_families():
-    """The issue's target: to_mnist + the shipped weights read ≥ 97% of styles never trained on."""
+    """The issue's target: to_mnist + the shipped weights read ≥ 98% of every digit in styles never
+    trained on (the typeface 6s, cursive 8s and curled 9s people draw among them); two digits short."""
     from mlp import weights
     model = weights.load_shipped()
     result = dd.score(model, dd.drawn_set())
-    assert result.accuracy >= 0.97, (result.per_digit, result.per_family)
-    assert min(result.per_digit.values()) >= 0.9, result.per_digit
+    assert result.accuracy >= 0.985, (result.per_digit, result.per_family)
+    # Not reached yet, held at what the shipped weights do (docs/drawn-digits.md): book-serif's 6s,
+    # a typeface 6 read as 8 (95.6 %; the weights before: 91.9 %), and 1 (97.5 %, as before).
+    short_of_target = {6: 0.95, 1: 0.975}
+    for digit, accuracy in result.per_digit.items():
+        assert accuracy >= short_of_target.get(digit, 0.98), result.per_digit

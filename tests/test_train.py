@@ -223,5 +223,5 @@ def test_shipped_weights_really_score_what_their_meta_says(mnist):
     _, (X_test, y_test) = mnist
     model = weights.load_shipped()
     accuracy = model.accuracy(X_test, y_test)
-    assert accuracy >= 0.983
+    assert accuracy >= 0.985
     assert accuracy == pytest.approx(model.meta["test_accuracy"], abs=1e-4)
