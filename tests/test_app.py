@@ -309,7 +309,10 @@ def test_backprop_page_shows_every_equation_and_a_passing_gradient_check(app):
     table = app.dataframe[0].value
     assert set(table["parameter"]) == {"W1", "b1", "W2", "b2"}
     assert table["agrees"].all()
-    large = table["analytic"].abs() > 1e-5
+    # Every entry agrees by gradcheck's own rule (above). Where round-off of the central difference
+    # (~1e-10 absolute) is negligible, the relative error alone must be tiny too: on entries of 1e-5 it is
+    # ~1e-5 by itself (2e-5 seen with the confident weights shipped since issue 20), on entries over 1e-4 ≤ 1e-6.
+    large = table["analytic"].abs() > 1e-4
     assert large.any() and (table["relative error"][large] < 1e-5).all()
 
 
