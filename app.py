@@ -6,9 +6,14 @@ title is one fragment, so a stroke reruns it alone: not the sidebar, not the tit
 """
 import streamlit as st
 
-from lab import actions, canvas, draw, figures, images, mnist, models, my_digits_view, narrow, page, state, why, words
-from lab.canvas_widget import st_canvas
-from lab.state import Key
+from lab.drawing import canvas, draw, narrow, why
+from lab.drawing.canvas_widget import st_canvas
+from lab.frame import actions, page
+from lab.my_digits import view as my_digits_view
+from lab.plots import figures, images, words
+from lab.session import state
+from lab.session.state import Key
+from lab.store import mnist, models
 
 model = page.frame("Draw", ":material/draw:", heading="Draw a digit")
 STAGE_WIDTH = 140   # px: every stage of the pipeline shown at one size, pixels kept sharp

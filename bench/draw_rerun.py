@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from lab import mnist  # noqa: E402
+from lab.store import mnist  # noqa: E402
 
 TARGET_MS = 60.0
 

@@ -2,7 +2,7 @@
 
 Each file is built here (streamed, so building it holds no more than a few MB) and read in a fresh
 Python process by the reader the app uses for it (mlp.weights.load for the Train page's upload,
-lab.my_digits.from_bytes for My digits'); printed: its size, the message, the time and the
+lab.my_digits.digit_set.from_bytes for My digits'); printed: its size, the message, the time and the
 process's peak resident memory above what it held before reading.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from mlp.model import MLP  # noqa: E402
 CHILD = """
 import sys, time
 sys.path.insert(0, {root!r})
-from lab import my_digits
+from lab.my_digits import digit_set as my_digits
 from mlp import weights
 
 def status(field):

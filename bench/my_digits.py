@@ -75,7 +75,7 @@ def realistic_set(usual_per_digit: int = 1, hard_per_style: int = 5, seed: int =
 # -- the measurements ----------------------------------------------------------------------------------
 
 def lessons(model, test, lrs=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05)) -> None:
-    from lab import my_digits as md
+    from lab.my_digits import digit_set as md
     x, y = hard_drawings(10, seed=3)
     read = model.predict(x)
     groups = {"misread, told the right digit": np.flatnonzero(read != y),
@@ -100,7 +100,7 @@ def lessons(model, test, lrs=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05)) -> None:
 
 
 def fine_tunes(model, train, test, seeds=range(5)) -> None:
-    from lab import my_digits as md
+    from lab.my_digits import digit_set as md
     fresh_x, fresh_y = hard_drawings(25, seed=99)
     sets = {"21 hard": hard_drawings(7, seed=7), "45 mixed": realistic_set(1, 5, 21),
             "99 mixed": realistic_set(2, 13, 3)}

@@ -3,8 +3,8 @@
 a 26 KB file once deflated).
 
 Each page's computation runs in a fresh Python process, after MNIST and the model are loaded:
-Evaluate's (lab.evaluate.evaluate) and Hidden units' (lab.models.test_outputs, one unit's activations
-and lab.hidden_map.hidden_map).  Printed: the process's resident memory before, its peak (VmHWM)
+Evaluate's (lab.insight.evaluate.evaluate) and Hidden units' (lab.store.models.test_outputs, one unit's activations
+and lab.insight.hidden_map.hidden_map).  Printed: the process's resident memory before, its peak (VmHWM)
 while the page's data is computed, and after.  Needs MNIST (python -m mlp.fetch).
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ CHILD = """
 import sys
 sys.path.insert(0, {root!r})
 import numpy as np
-from lab import evaluate, hidden_map, mnist, models
+from lab.insight import evaluate, hidden_map
+from lab.store import mnist, models
 from mlp import weights
 from mlp.model import MLP
 

@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import async_playwright  # noqa: E402
 
-from lab import blas, budget, mnist  # noqa: E402
-from lab.runner import TrainingRunner, load_mnist  # noqa: E402
+from lab.store import blas, budget, mnist  # noqa: E402
+from lab.training.runner import TrainingRunner, load_mnist  # noqa: E402
 from mlp.train import Config  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

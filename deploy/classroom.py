@@ -4,7 +4,7 @@ One Streamlit process runs its Python on one core at a time, so a class on a man
 server needs several processes.  A Streamlit session lives in the process that holds its
 WebSocket (its state, its training run, the pictures it serves under /media/), so the
 proxy sends every request of one browser to one process, by a cookie it sets on the first
-answer.  All processes share one weights folder (lab/user_weights.py reads it from
+answer.  All processes share one weights folder (lab/store/user_weights.py reads it from
 $MLP_LAB_USER_WEIGHTS) and one cookie secret (so Streamlit's XSRF cookie is valid on all).
 
     python -m deploy.classroom --port 8501 --processes 4
@@ -133,7 +133,7 @@ def stop(room: Classroom) -> None:
 
 
 def default_weights_folder() -> Path:
-    from lab import user_weights    # the app's own rule, so the launcher and a plain `make run` agree
+    from lab.store import user_weights    # the app's own rule, so the launcher and a plain `make run` agree
     return user_weights.folder()
 
 

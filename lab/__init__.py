@@ -1,17 +1,27 @@
-"""MLP Lab's app logic, importable and testable without a browser.
+"""MLP Lab's app logic, importable and testable without a browser, grouped by folder.
 
-Pages (`app.py`, `pages/`) only lay out; what they show and do lives here:
+Pages (`app.py`, `pages/`) only lay out; what they show and do lives here. Each folder's `__init__.py`
+says what lives there and what it may import; tests/test_layout.py checks those rules.
 
-- page      the frame every page starts with: page config, sidebar, title, no-model guard, PLOT
-- state     the one helper over st.session_state (keys in state.Key, typed accessors, defaults,
-            widget values kept across pages, callbacks wrapped so errors become a message)
-- sidebar   the sidebar every page shares, with the training heartbeat
-- runner    training in a background thread (no Streamlit), capped per server
-- actions   what the buttons do (on-click/on-change callbacks); describe: a run in words
-- canvas    the Draw page's canvas between reruns (reopened after a page switch, read into the drawing)
-- models    the shipped model (loaded once, read-only) and per-model caches
-- mnist     MNIST loaded once per process, and a synthetic stand-in
-- draw, backprop, evaluate   what the Draw, Backprop and Evaluate pages compute
-- figures   plotly figures (the one rule for percentage axes); images: arrays → pictures; blas: one BLAS thread
-- words     what people read: counts with plurals, a/an, numbers for people, strangers' text as plain text
+Shared (bottom first: store and plots never import Streamlit; session imports no feature):
+- store      models (shipped and saved), per-model caches, MNIST, the weights folder, run budgets; never Streamlit
+             (blas, budget, mnist, model_cache, models, user_weights)
+- plots      plotly figures, arrays → pictures, click targets on heatmaps, words for people; never Streamlit
+             (figures, images, picking, words)
+- session    `state.py`, the one helper over `st.session_state`; this browser's token; the shareable link
+             (browser, share, state)
+- frame      the frame every page starts with, the sidebar, the MNIST fetch panel, the buttons' callbacks
+             (actions, mnist_panel, page, sidebar)
+
+Features (they do not import each other):
+- drawing    the Draw page: the canvas, reading a drawing and the answer, why it answered so, the phone layout
+             (canvas, canvas_widget, draw, narrow, why)
+- training   the Train page: the training thread, checkpoints, loss history, a run in words, its charts
+             (checkpoints, describe, loss_history, runner, train_session, train_view)
+- boundaries the Boundaries page: softmax regression beside the MLP, the toy sets, their figures
+             (figures, side_by_side, toy)
+- my_digits  the user's labelled drawings: the set, fine-tuning, the parts of pages that show it
+             (digit_set, view)
+- insight    Hidden units, Backprop, Evaluate, and what a click on their charts chooses
+             (backprop, clicks, evaluate, hidden_map)
 """

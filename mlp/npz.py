@@ -1,7 +1,7 @@
 """An `.npz` that may come from a stranger, looked at before any of it is trusted.
 
 An `.npz` is a zip of `.npy` members.  What both of its readers (mlp.weights for networks,
-lab.my_digits for drawn-digit sets) need before reading any data: what the zip's end record declares
+lab.my_digits.digit_set for drawn-digit sets) need before reading any data: what the zip's end record declares
 about its directory (how many members, how many bytes), so that a directory listing a million names
 is refused before ZipFile parses it; whether a member can be read at all (not encrypted, a known
 compression); a member's header (shape, order, dtype) without its data, from a header whose length

@@ -1,9 +1,12 @@
 """Train: train a fresh network on MNIST in the background and watch the loss fall."""
 import streamlit as st
 
-from lab import actions, describe, mnist, mnist_panel, page, runner, state, train_session, train_view, user_weights
-from lab import words
-from lab.state import Key
+from lab.frame import actions, mnist_panel, page
+from lab.plots import words
+from lab.session import state
+from lab.session.state import Key
+from lab.store import mnist, user_weights
+from lab.training import describe, runner, train_session, train_view
 from mlp.train import Config
 
 model = page.frame("Train", ":material/model_training:", needs_model=False)   # None: Save offers the run only

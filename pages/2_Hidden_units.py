@@ -2,8 +2,12 @@
 import numpy as np
 import streamlit as st
 
-from lab import clicks, figures, hidden_map, images, mnist, mnist_panel, models, page, picking, state
-from lab.state import Key
+from lab.frame import mnist_panel, page
+from lab.insight import clicks, hidden_map
+from lab.plots import figures, images, picking
+from lab.session import state
+from lab.session.state import Key
+from lab.store import mnist, models
 
 model = page.frame("Hidden units", ":material/grid_view:")
 TOP_IMAGES = 12

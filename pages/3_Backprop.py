@@ -2,8 +2,13 @@
 import numpy as np
 import streamlit as st
 
-from lab import backprop, figures, images, mnist, page, state, why, words
-from lab.state import Key
+from lab.drawing import why
+from lab.frame import page
+from lab.insight import backprop
+from lab.plots import figures, images, words
+from lab.session import state
+from lab.session.state import Key
+from lab.store import mnist
 
 model = page.frame("Backprop", ":material/functions:", heading="Backprop, one example at a time")
 net = model.model

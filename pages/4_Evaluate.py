@@ -1,8 +1,12 @@
 """Evaluate: the model in use on the 10,000 MNIST test digits, and the ones it gets wrong."""
 import streamlit as st
 
-from lab import clicks, evaluate, figures, images, mnist, mnist_panel, page, picking, state, words
-from lab.state import Key
+from lab.frame import mnist_panel, page
+from lab.insight import clicks, evaluate
+from lab.plots import figures, images, picking, words
+from lab.session import state
+from lab.session.state import Key
+from lab.store import mnist
 
 model = page.frame("Evaluate", ":material/fact_check:")
 GALLERY = 30

@@ -3,7 +3,10 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from lab import actions, boundaries, boundary_figures, mnist_panel, page, state, toy, words
+from lab.boundaries import figures as boundary_figures, side_by_side as boundaries, toy
+from lab.frame import actions, mnist_panel, page
+from lab.plots import words
+from lab.session import state
 
 page.frame("Boundaries", ":material/scatter_plot:", needs_model=False)
 PLOT = page.PLOT

@@ -17,7 +17,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import support
-from lab import backprop, evaluate, mnist, models
+from lab.insight import backprop, evaluate
+from lab.store import mnist, models
 
 # The quick subset's own time, printed at the end of every run (CI's full run included), so a slow test that
 # lost its mark shows as a jump here. Printed, not asserted: timing depends on the machine's load.
@@ -43,7 +44,7 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(autouse=True, scope="session")
 def own_checkpoint_folder(tmp_path_factory):
-    """Runs' checkpoints (lab/checkpoints.py) go to a folder of this test session, servers started by tests too."""
+    """Runs' checkpoints (lab/training/checkpoints.py) go to a folder of this test session, servers started by tests too."""
     saved = os.environ.get("MLP_LAB_RUNS")
     os.environ["MLP_LAB_RUNS"] = str(tmp_path_factory.mktemp("runs"))
     yield

@@ -25,9 +25,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from lab import mnist
-from lab.runner import Status, TrainingRunner
-from lab.state import Key
+from lab.session.state import Key
+from lab.store import mnist
+from lab.training.runner import Status, TrainingRunner
 from mlp.train import Config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,7 +98,7 @@ def canvas_sends(at: AppTest, data_url) -> AppTest:
 
 def open_details(at: AppTest) -> AppTest:
     """Open the Draw page's details (the pipeline, why, the hidden layer), as a click on each would."""
-    from lab.draw import DETAILS
+    from lab.drawing.draw import DETAILS
     for key in DETAILS:
         at.session_state[key] = True
     return at.run()

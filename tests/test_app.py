@@ -13,9 +13,14 @@ import tomllib
 import numpy as np
 import pytest
 
-from lab import actions, backprop, figures, images, mnist, models, my_digits_view, state
-from lab import runner as runner_module
-from lab.state import Key
+from lab.frame import actions
+from lab.insight import backprop
+from lab.my_digits import view as my_digits_view
+from lab.plots import figures, images
+from lab.session import state
+from lab.session.state import Key
+from lab.store import mnist, models
+from lab.training import runner as runner_module
 from mlp import weights
 from mlp.model import MLP
 from mlp.train import Config
@@ -81,11 +86,11 @@ def test_a_callback_that_raises_becomes_a_message_and_the_page_goes_on(app, monk
         raise RuntimeError("the runner broke")
     monkeypatch.setattr(actions, "TrainingRunner", broken)
     app.switch_page("pages/1_Train.py").run()
-    with caplog.at_level(logging.ERROR, logger="lab.state"):
+    with caplog.at_level(logging.ERROR, logger="lab.session.state"):
         click(app, "Start")
     assert not app.exception
     assert any("(start)" in e.value and "RuntimeError: the runner broke" in e.value for e in app.error)
-    [record] = [r for r in caplog.records if r.name == "lab.state"]
+    [record] = [r for r in caplog.records if r.name == "lab.session.state"]
     assert record.exc_info and "the runner broke" in record.getMessage() + str(record.exc_info[1])
     app.number_input(key=Key.train("epochs")).set_value(7).run()      # the page goes on
     no_errors(app)                                                          # and the message was shown once
@@ -99,7 +104,7 @@ def test_no_traceback_reaches_the_page_from_an_uncaught_error():
 
 def test_every_callback_the_pages_pass_is_wrapped():
     sources = "\n".join(path.read_text() for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))])
-    view = (ROOT / "lab" / "my_digits_view.py").read_text()   # renders parts of pages, with its own callbacks
+    view = (ROOT / "lab" / "my_digits" / "view.py").read_text()   # renders parts of pages, with its own callbacks
     names = set(re.findall(r"on_(?:click|change)=actions\.(\w+)", sources + view))
     assert {"start", "stop", "teach_drawing", "clear_canvas", "load_upload"} <= names
     assert all(hasattr(getattr(actions, name), "__wrapped__") for name in names)
@@ -418,7 +423,7 @@ def test_loss_curve_is_thinned_for_long_runs():
 @pytest.mark.slow
 def test_figures_import_pandas_whole_before_any_session_can_build_a_figure():
     """Plotly reads pandas from sys.modules; imported lazily in one session's thread, another's saw it half-made."""
-    check = ("import sys; import lab.figures; pandas = sys.modules.get('pandas'); "
+    check = ("import sys; import lab.plots.figures; pandas = sys.modules.get('pandas'); "
              "assert pandas is not None and hasattr(pandas, 'Series') and hasattr(pandas, 'Index')")
     done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

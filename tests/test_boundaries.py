@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import blas, boundaries, state, toy
+from lab.boundaries import side_by_side as boundaries, toy
+from lab.session import state
+from lab.store import blas
 from support import CHROMIUM, CHROMIUM_ARGS, needs_mnist, streamlit_server
-from lab.boundaries import LINEAR, NETWORK, Settings, SideBySide
+from lab.boundaries.side_by_side import LINEAR, NETWORK, Settings, SideBySide
 from mlp.model import output_delta
 from mlp.train import Trainer
 

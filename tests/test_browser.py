@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lab import my_digits
+from lab.my_digits import digit_set as my_digits
 from mlp import weights
 from support import (CANVAS, CHROMIUM, ONE, PREDICTION, PROMPT, SEVEN, ZERO, draw_strokes, needs_mnist, open_draw,
                      progress_bar, read_prediction, steps_in)

@@ -1,4 +1,4 @@
-"""The Draw page's canvas component (lab/canvas_widget.py): the pinned package's bundle, served without its debounce.
+"""The Draw page's canvas component (lab/drawing/canvas_widget.py): the pinned package's bundle, served without its debounce.
 
 If streamlit-drawable-canvas is upgraded and its bundle no longer has the debounce line exactly
 once, these fail and say so: the patch must be rewritten for the new bundle, not silently dropped.
@@ -12,9 +12,9 @@ from support import canvas_from_mnist, draw, new_session, prediction
 
 @pytest.fixture(scope="module")
 def widget():
-    """lab.canvas_widget, imported by a script run as the app imports it (it registers a component)."""
+    """lab.drawing.canvas_widget, imported by a script run as the app imports it (it registers a component)."""
     new_session()
-    from lab import canvas_widget
+    from lab.drawing import canvas_widget
     return canvas_widget
 
 

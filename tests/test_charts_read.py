@@ -1,5 +1,5 @@
 """Issue 17, "charts and words a newcomer misread": the figures as a reader meets them (plotly specs,
-no browser), and the pages' words that go through lab.words."""
+no browser), and the pages' words that go through lab.plots.words."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,10 +7,13 @@ import pytest
 
 from streamlit.testing.v1 import AppTest
 
-from lab import boundary_figures, checkpoints, figures, mnist, models, train_view, words
-from lab.checkpoints import Checkpoint
-from lab.runner import DIVERGED, FINISHED, RUNNING
-from lab.state import Key
+from lab.boundaries import figures as boundary_figures
+from lab.plots import figures, words
+from lab.session.state import Key
+from lab.store import mnist, models
+from lab.training import checkpoints, train_view
+from lab.training.checkpoints import Checkpoint
+from lab.training.runner import DIVERGED, FINISHED, RUNNING
 from mlp.model import MLP
 from mlp.train import Config
 from support import (APP, array, canvas_from_mnist, click, draw, first_test_image_of, needs_mnist, new_session,

@@ -31,7 +31,8 @@ from pathlib import Path
 import pytest
 
 from deploy.classroom import COOKIE, find_haproxy
-from lab import draw, mnist
+from lab.drawing import draw
+from lab.store import mnist
 from support import CHROMIUM, CHROMIUM_ARGS, ONE, ROOT, SEVEN, draw_strokes, free_port, open_draw, read_prediction
 
 USERS = int(os.environ.get("MLP_LAB_CLASSROOM_USERS", "20"))

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from lab import draw
+from lab.drawing import draw
 from support import CANVAS, CHROMIUM, CUT_OFF, PREDICTION, SEVEN, draw_strokes, open_draw, read_prediction
 
 pytestmark = [pytest.mark.browser,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lab import canvas, draw, images, models, why
-from lab.state import Key
+from lab.drawing import canvas, draw, why
+from lab.plots import images
+from lab.session.state import Key
+from lab.store import models
 from support import canvas_from_mnist, draw as draw_on, needs_mnist, no_errors, open_details, prediction
 
 

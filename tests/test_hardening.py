@@ -25,11 +25,15 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import (backprop, boundaries, budget, evaluate, figures, hidden_map, mnist, models, share, state,
-                 train_session, user_weights, words)
-from lab.loss_history import LossHistory
-from lab.runner import TrainingRunner
-from lab.state import Key
+from lab.boundaries import side_by_side as boundaries
+from lab.insight import backprop, evaluate, hidden_map
+from lab.plots import figures, words
+from lab.session import share, state
+from lab.session.state import Key
+from lab.store import budget, mnist, models, user_weights
+from lab.training import train_session
+from lab.training.loss_history import LossHistory
+from lab.training.runner import TrainingRunner
 from mlp import weights
 from mlp.model import MLP, as_inputs
 from mlp.train import Config, Trainer
@@ -182,7 +186,7 @@ def folder(tmp_path, monkeypatch) -> Path:
 
 SAVE_MANY = """
 import sys
-from lab import user_weights
+from lab.store import user_weights
 from mlp.model import MLP
 from mlp.train import Config, Trainer
 model, ok = MLP.init(hidden=1), 0

@@ -8,8 +8,11 @@ import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 import support
-from lab import blas, evaluate, figures, hidden_map, mnist, models, picking, why
-from lab.state import Key
+from lab.drawing import why
+from lab.insight import evaluate, hidden_map
+from lab.plots import figures, picking
+from lab.session.state import Key
+from lab.store import blas, mnist, models
 from mlp.model import MLP
 
 needs_mnist = pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.data`)")
@@ -132,7 +135,7 @@ def test_map_of_the_shipped_model_groups_digits_and_is_cached_per_model():
     assert other is not m and not np.allclose(other.points, m.points), "another model, another map"
 
 
-# -- clicking a heatmap cell (lab.picking) and the figures that use it -------------------------------
+# -- clicking a heatmap cell (lab.plots.picking) and the figures that use it -------------------------------
 
 def test_picked_reads_the_clicked_points_customdata():
     state = {"selection": {"points": [{"curve_number": 1, "x": "3", "y": "5", "customdata": [5, 3, 12]}]}}

@@ -74,5 +74,5 @@ def test_the_rules_can_fail(tmp_path):
     source = tmp_path / "sample.py"
     source.write_text("import streamlit as st\nfrom lab import images\nfrom .state import Key\n"
                       "def f():\n    import scipy.ndimage\n")
-    assert imported_modules(source) == {"streamlit", "lab", "lab.images", ".state", "scipy.ndimage"}
-    assert imported_modules(source, module_level_only=True) == {"streamlit", "lab", "lab.images", ".state"}
+    assert imported_modules(source) == {"streamlit", "lab", "lab.plots.images", ".state", "scipy.ndimage"}
+    assert imported_modules(source, module_level_only=True) == {"streamlit", "lab", "lab.plots.images", ".state"}

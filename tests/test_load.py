@@ -27,7 +27,7 @@ import time
 import pytest
 
 from crowd import DEADLINE, DRAWERS, DRAWINGS_EACH, MEDIAN_LIMIT, TRAINERS, load
-from lab import mnist
+from lab.store import mnist
 from support import CHROMIUM, streamlit_server
 
 pytestmark = [

@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 from hostile import (compressed_with, encrypted, markdown_acts_on, needing_version, npy_with_header_length, refusal,
                      with_forged_count, with_local_name, zip_of)
 from bench.my_digits import hard_drawing, hard_drawings, realistic_set
-from lab import mnist
-from lab import my_digits as md
+from lab.my_digits import digit_set as md
+from lab.store import mnist
 from mlp import weights
 from mlp.model import MLP, as_inputs
 from mlp.preprocess import to_mnist

@@ -1,4 +1,4 @@
-"""What a browser keeps on the server (lab/checkpoints.py): its run, its My digits set and its own model,
+"""What a browser keeps on the server (lab/training/checkpoints.py): its run, its My digits set and its own model,
 read back with their checks, bounded so that a flood of new tokens cannot push out a returning browser's
 work, and forgotten on request; and the runner's side of a reload (docs/persistence.md)."""
 from __future__ import annotations
@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import checkpoints, models, train_session
-from lab import my_digits as md
-from lab import runner as runner_module
-from lab.runner import Checkpoint, TrainingRunner
-from lab.state import Key
+from lab.my_digits import digit_set as md
+from lab.session.state import Key
+from lab.store import models
+from lab.training import checkpoints, train_session
+from lab.training import runner as runner_module
+from lab.training.runner import Checkpoint, TrainingRunner
 from mlp import weights
 from mlp.model import MLP
 from mlp.train import Config

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from lab import words
+from lab.plots import words
 from support import (CHROMIUM, CHROMIUM_ARGS, SEVEN, draw_strokes, needs_mnist, open_draw, progress_bar,
                      read_prediction, steps_in, streamlit_server)
 

@@ -21,9 +21,11 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from lab import backprop, evaluate, mnist, models, state, user_weights
-from lab import runner as runner_module
-from lab.state import Key
+from lab.insight import backprop, evaluate
+from lab.session import state
+from lab.session.state import Key
+from lab.store import mnist, models, user_weights
+from lab.training import runner as runner_module
 from mlp import weights
 from mlp.model import MLP
 from mlp.train import Config
@@ -34,7 +36,7 @@ from support import (ROOT, TRAIN, array, canvas_from_mnist, canvas_sends, click,
 # -- helpers ---------------------------------------------------------------------------------
 
 def model_in_use(at: AppTest) -> MLP:
-    """The network this session answers with, read from its session state like lab.state does."""
+    """The network this session answers with, read from its session state like lab.session.state does."""
     source = at.session_state[Key.MODEL_SOURCE]
     if source == state.OWN:
         return at.session_state[Key.OWN_MODEL].model
@@ -408,7 +410,7 @@ def test_the_folder_has_a_cap(folder, monkeypatch):
 
 CRASH_MID_WRITE = """
 import os, sys
-from lab import user_weights
+from lab.store import user_weights
 from mlp.model import MLP
 
 opened = os.fdopen

@@ -1,4 +1,4 @@
-"""lab.runner without Streamlit: a training run in a background thread, steered and capped."""
+"""lab.training.runner without Streamlit: a training run in a background thread, steered and capped."""
 from __future__ import annotations
 
 import os
@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from lab import mnist
-from lab import runner as runner_module
-from lab.runner import TrainingBusy
+from lab.store import mnist
+from lab.training import runner as runner_module
+from lab.training.runner import TrainingBusy
 from mlp.train import Config
 from support import start_runner, tiny_data, wait_for
 

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import checkpoints, mnist, share, train_view
-from lab import runner as runner_module
-from lab.loss_history import LossHistory
-from lab.runner import Checkpoint, TrainingRunner
-from lab.state import Key
+from lab.session import share
+from lab.session.state import Key
+from lab.store import mnist
+from lab.training import checkpoints, train_view
+from lab.training import runner as runner_module
+from lab.training.loss_history import LossHistory
+from lab.training.runner import Checkpoint, TrainingRunner
 from support import (APP, TIMEOUT, TRAIN, click, needs_mnist, plotly, session_runner, start_runner, tiny_data,
                      track_session, wait_for)
 from mlp.model import MLP

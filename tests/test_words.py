@@ -1,12 +1,15 @@
-"""Issue 17's words a newcomer misread, and issue 19's cosmetic ones: counts, articles, numbers (lab.words),
+"""Issue 17's words a newcomer misread, and issue 19's cosmetic ones: counts, articles, numbers (lab.plots.words),
 and the messages that now go through it."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lab import budget, describe, share, words
-from lab.runner import FINISHED, STOPPED, Status
+from lab.plots import words
+from lab.session import share
+from lab.store import budget
+from lab.training import describe
+from lab.training.runner import FINISHED, STOPPED, Status
 from mlp.train import Config
 from support import run_status
 
