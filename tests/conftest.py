@@ -44,7 +44,8 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(autouse=True, scope="session")
 def own_checkpoint_folder(tmp_path_factory):
-    """Runs' checkpoints (lab/training/checkpoints.py) go to a folder of this test session, servers started by tests too."""
+    """Runs' checkpoints (lab/training/checkpoints.py) go to a folder of this test session,
+    servers started by tests too."""
     saved = os.environ.get("MLP_LAB_RUNS")
     os.environ["MLP_LAB_RUNS"] = str(tmp_path_factory.mktemp("runs"))
     yield

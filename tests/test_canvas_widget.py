@@ -1,4 +1,5 @@
-"""The Draw page's canvas component (lab/drawing/canvas_widget.py): the pinned package's bundle, served without its debounce.
+"""The Draw page's canvas component (lab/drawing/canvas_widget.py): the pinned package's bundle, served
+without its debounce.
 
 If streamlit-drawable-canvas is upgraded and its bundle no longer has the debounce line exactly
 once, these fail and say so: the patch must be rewritten for the new bundle, not silently dropped.
