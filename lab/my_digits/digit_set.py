@@ -46,7 +46,7 @@ MAX_LISTED = 16                 # members an archive may list before it is refus
 
 # Teach it: one SGD step on one drawing, with no batch average to temper it.  The default puts most
 # misread drawings right for hundredths of a point of MNIST test; the top of the range already costs
-# points (bench/my_digits.py; README, Benchmarks).
+# points (bench/my_digits.py; docs/benchmarks.md).
 LESSON_LR = 0.005
 LESSON_LR_RANGE = (0.001, 0.02)
 
@@ -352,7 +352,7 @@ def test_cost(before: MLP, after: MLP, test: tuple[np.ndarray, np.ndarray] | Non
 
 @dataclass(frozen=True)
 class FineTuneSettings:
-    """Defaults measured with bench/my_digits.py on 20–100 drawn digits, some misread (numbers in README):
+    """Defaults measured with bench/my_digits.py on 20–100 drawn digits, some misread (numbers in docs/benchmarks.md):
     a larger share of My digits per batch learns a little more of the hand and costs more MNIST test."""
     epochs: int = 10              # passes over My digits
     lr: float = 0.05

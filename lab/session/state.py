@@ -98,7 +98,7 @@ SHIPPED, TRAINED, OWN = "shipped", "trained", "own"   # where the model in use c
 CONTROLS, WEIGHTS = "controls", "weights"             # where on the Train page a notice is shown
 KEPT = "kept"                                         # under every page's title: what the server keeps
 
-_DEFAULT_CONFIG = Config()   # mlp.train's: 15 epochs, still live well after its charts first draw (README: defaults)
+_DEFAULT_CONFIG = Config()   # mlp.train's 15 epochs: still live well after the charts first draw (docs/app.md)
 
 _WIDGET_DEFAULTS: dict[str, Any] = {
     Key.STROKE_WIDTH: 18,

@@ -24,7 +24,7 @@ MAX_RUN_MB = 512                 # default memory one run may use; $MLP_LAB_MAX_
 # A step's work in multiply-adds: its two big products (batch × 784 × hidden each), plus PIXEL_WORK per input
 # pixel for what runs far below BLAS speed (gathering and converting the batch, the products' thin ends).
 # Stop waits for the step in progress, so the cap is what this machine does in well under a second
-# (the fit is in the README, "Numbers behind the constants").
+# (the fit is in docs/constants.md).
 PIXEL_WORK = 128
 MAX_STEP_WORK = 6_000_000_000
 

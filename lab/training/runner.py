@@ -48,7 +48,7 @@ TRAINING_NICENESS = 10
 # Niceness does not reach the GIL: a training thread holds it between NumPy calls, and a page's
 # thread that gave it up (for I/O, or inside NumPy) waits for it up to Python's switch interval,
 # 5 ms by default, many times per rerun.  A tenth of that made answers under load faster and cost the
-# runs nothing (README, "Numbers behind the constants").
+# runs nothing (docs/constants.md).
 GIL_SWITCH_INTERVAL = 0.0005   # seconds; process-wide, set when a run starts
 RATE_WINDOW = 2.0         # seconds of recent steps that samples/s is measured over
 # Training accuracy and dead units are measured at the end of every epoch on this many training
