@@ -7,6 +7,7 @@ the Train page's progress bar, for tests/test_browser.py and tests/test_load.py.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import contextlib
 import io
 import json
@@ -192,6 +193,20 @@ def wait_for(condition, timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.02)
+
+
+# -- threads ---------------------------------------------------------------------------------------------
+
+def in_threads(work, arguments, timeout: float = 60.0) -> list:
+    """work(argument) for each argument, all at once in threads; their results in order.
+
+    A worker's exception (a failed assert included) is raised here, in the calling test's thread:
+    raised inside a plain threading.Thread it would only end that thread and the test would pass.
+    """
+    arguments = list(arguments)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(arguments)) as pool:
+        futures = [pool.submit(work, argument) for argument in arguments]
+        return [future.result(timeout=timeout) for future in futures]
 
 
 # -- training without Streamlit ------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import tracemalloc
@@ -41,7 +40,7 @@ from mlp.weights import WeightsError
 from hostile import (HOSTILE_TEXTS, compressed_with, encrypted, markdown_acts_on, needing_version,
                      npy_with_header_length, with_forged_count)
 from hostile import refusal as refused_with_peak
-from support import ROOT, needs_mnist, new_session, streamlit_server
+from support import ROOT, in_threads, needs_mnist, new_session, streamlit_server
 
 TRAIN = "pages/1_Train.py"
 
@@ -212,9 +211,10 @@ def test_the_file_cap_holds_when_processes_save_at_once(folder):
 
 def test_the_file_cap_holds_when_threads_save_at_once(folder, monkeypatch):
     monkeypatch.setattr(user_weights, "MAX_FILES", 30)
-    model, outcomes = MLP.init(hidden=1), []
+    model = MLP.init(hidden=1)
 
-    def save_many(worker: int) -> None:
+    def save_many(worker: int) -> list[bool]:
+        outcomes = []
         for i in range(10):
             try:
                 user_weights.save(model, f"t{worker}-{i}")
@@ -222,11 +222,9 @@ def test_the_file_cap_holds_when_threads_save_at_once(folder, monkeypatch):
             except user_weights.SaveError as e:
                 assert "already holds 30 files" in str(e)
                 outcomes.append(False)
-    threads = [threading.Thread(target=save_many, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        return outcomes
+    # .result() re-raises a worker's failure here, in the test's own thread.
+    outcomes = [saved for per_worker in in_threads(save_many, range(8)) for saved in per_worker]
     assert outcomes.count(True) == 30 == len(list(folder.glob("*.npz")))
 
 

@@ -29,9 +29,9 @@ from lab.training import runner as runner_module
 from mlp import weights
 from mlp.model import MLP
 from mlp.train import Config
-from support import (ROOT, TRAIN, array, canvas_from_mnist, canvas_sends, click, draw, first_test_image_of, needs_mnist,
-                     new_session, no_errors, on_black, plotly, png_url, prediction, progress_steps, run_until,
-                     session_runner, sidebar_text, wait_for, warnings)
+from support import (ROOT, TRAIN, array, canvas_from_mnist, canvas_sends, click, draw, first_test_image_of, in_threads,
+                     needs_mnist, new_session, no_errors, on_black, plotly, png_url, prediction, progress_steps,
+                     run_until, session_runner, sidebar_text, wait_for, warnings)
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -380,20 +380,16 @@ def test_an_existing_file_is_never_replaced_even_by_two_savers_at_once(folder):
         user_weights.save(MLP.init(hidden=4, seed=2), "taken")
     assert (folder / "taken.npz").read_bytes() == original
 
-    outcomes, barrier = [], threading.Barrier(8)
+    barrier = threading.Barrier(8)
 
     def save(seed):
-        barrier.wait()
+        barrier.wait(10)
         try:
             user_weights.save(MLP.init(hidden=64, seed=seed), "race")
-            outcomes.append(seed)
+            return seed
         except user_weights.SaveError:
-            outcomes.append(None)
-    threads = [threading.Thread(target=save, args=(seed,)) for seed in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
+            return None
+    outcomes = in_threads(save, range(8), timeout=10)
     [winner] = [seed for seed in outcomes if seed is not None]
     assert len(outcomes) == 8
     assert same_weights(weights.load(folder / "race.npz"), MLP.init(hidden=64, seed=winner))
