@@ -2,7 +2,9 @@
 
 Markers (registered in pytest.ini): `browser` for tests that drive Chromium against `streamlit run`,
 `slow` for tests that take seconds each (training, the load test).  `pytest -m "not slow and not
-browser"` is the quick subset; `make test` runs everything.
+browser"` is the quick subset; `make test` runs everything.  Without Chromium the `browser` tests are
+skipped, saying why.  A browser test asks for `new_tab` (or `browser`), a test whose runs must not
+meet another test's for `runs`, one that saves weights for `folder`.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 import support
 from lab.insight import backprop, evaluate
-from lab.store import mnist, models
+from lab.store import mnist, models, user_weights
 
 # The quick subset's own time, printed at the end of every run (CI's full run included), so a slow test that
 # lost its mark shows as a jump here. Printed, not asserted: timing depends on the machine's load.
@@ -82,6 +84,21 @@ def no_mnist(tmp_path, monkeypatch):
         cache.cache_clear()
 
 
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    """Runs' checkpoints go to this test's own folder (servers the test starts inherit it, across a restart)."""
+    monkeypatch.setenv("MLP_LAB_RUNS", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """The shared weights folder (lab/store/user_weights.py), this test's own and not yet made."""
+    home = tmp_path / "user-weights"
+    monkeypatch.setenv(user_weights.FOLDER_ENV, str(home))
+    return home
+
+
 @pytest.fixture(scope="session")
 def local_mirror(tmp_path_factory):
     """An MNIST mirror on 127.0.0.1 serving NAME.gz of the real files, like the public mirrors."""
@@ -99,6 +116,16 @@ def local_mirror(tmp_path_factory):
 
 # -- the browser tests' server and Chromium (one of each per test module) ----------------------------
 
+def pytest_collection_modifyitems(items):
+    """Every test marked `browser` (in its file) needs Chromium: without it, it is skipped and says why."""
+    if os.path.exists(support.CHROMIUM):
+        return
+    no_chromium = pytest.mark.skip(reason=f"no Chromium at {support.CHROMIUM} (apt-get install chromium)")
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(no_chromium)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The app's server for this module; yields (url, log path)."""
@@ -109,9 +136,35 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
+    """Playwright's sync API for this module (test_classroom also asks it for plain HTTP requests)."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=support.CHROMIUM, args=support.CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with sync_api.sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    """Debian's Chromium, launched once per module: each test makes its own contexts (`new_tab`)."""
+    chromium = playwright.chromium.launch(executable_path=support.CHROMIUM, args=support.CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def new_tab(browser):
+    """new_tab(viewport=None, timeout_ms=30_000, **context_options): a tab in a context of its own (its own cookies,
+    as another browser would have), waiting up to timeout_ms for each step. Its context is `tab.context`; every
+    context made is closed after the test."""
+    contexts = []
+
+    def make(viewport: dict | None = None, timeout_ms: float = 30_000, **context_options):
+        if viewport is not None:
+            context_options["viewport"] = viewport
+        contexts.append(browser.new_context(**context_options))
+        tab = contexts[-1].new_page()
+        tab.set_default_timeout(timeout_ms)
+        return tab
+    yield make
+    for context in contexts:
+        context.close()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import time
 
@@ -14,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from lab.boundaries import side_by_side as boundaries, toy
 from lab.session import state
 from lab.store import blas
-from support import CHROMIUM, CHROMIUM_ARGS, needs_mnist, streamlit_server
+from support import needs_mnist, streamlit_server
 from lab.boundaries.side_by_side import LINEAR, NETWORK, Settings, SideBySide
 from mlp.model import output_delta
 from mlp.train import Trainer
@@ -371,48 +370,42 @@ def served_app(tmp_path_factory):
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
-def test_in_chromium_play_raises_the_mlps_accuracy(served_app, tmp_path):
+def test_in_chromium_play_raises_the_mlps_accuracy(served_app, new_tab, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    # generous: the browser shares two cores with the server
+    page = new_tab({"width": 1400, "height": 1400}, timeout_ms=120_000)
+    page.goto(f"{served_app}/Boundaries?data=xor&hidden=8&lr=1&seed=2")
+    # .first: while a fragment reruns, its old elements can linger beside the new ones for a moment
+    mlp_metric = page.locator('[data-testid="stMetric"]').filter(has_text="MLP (8 hidden)").first
+    softmax_metric = page.locator('[data-testid="stMetric"]').filter(
+        has_text="Softmax regression · training").first
+
+    def shown(metric) -> float:
+        return float(re.search(r"([\d.]+)%", metric.inner_text()).group(1)) / 100
+
+    def steps_shown() -> int:
+        counter = page.locator('[data-testid="stMetric"]').filter(has_text="SGD steps").first
+        return int(re.search(r"SGD steps\s+([\d,]+)", counter.inner_text()).group(1).replace(",", ""))
+
+    page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for()
+    start = shown(mlp_metric)
+    page.get_by_role("button", name="Play").click()
+    deadline = time.monotonic() + 120
+    while shown(mlp_metric) < 0.9:
+        assert time.monotonic() < deadline, f"the MLP's accuracy stayed at {shown(mlp_metric):.1%}"
+        page.wait_for_timeout(300)
+    assert start < 0.9 and shown(softmax_metric) <= 0.75
+    for _ in range(4):   # a click that lands while the live fragment redraws can be lost: click again
+        page.get_by_role("button", name="Pause").click()
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1400})
-            page.set_default_timeout(120_000)   # generous: the browser shares two cores with the server
-            page.goto(f"{served_app}/Boundaries?data=xor&hidden=8&lr=1&seed=2")
-            # .first: while a fragment reruns, its old elements can linger beside the new ones for a moment
-            mlp_metric = page.locator('[data-testid="stMetric"]').filter(has_text="MLP (8 hidden)").first
-            softmax_metric = page.locator('[data-testid="stMetric"]').filter(
-                has_text="Softmax regression · training").first
-
-            def shown(metric) -> float:
-                return float(re.search(r"([\d.]+)%", metric.inner_text()).group(1)) / 100
-
-            def steps_shown() -> int:
-                counter = page.locator('[data-testid="stMetric"]').filter(has_text="SGD steps").first
-                return int(re.search(r"SGD steps\s+([\d,]+)", counter.inner_text()).group(1).replace(",", ""))
-
-            page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for()
-            start = shown(mlp_metric)
-            page.get_by_role("button", name="Play").click()
-            deadline = time.monotonic() + 120
-            while shown(mlp_metric) < 0.9:
-                assert time.monotonic() < deadline, f"the MLP's accuracy stayed at {shown(mlp_metric):.1%}"
-                page.wait_for_timeout(300)
-            assert start < 0.9 and shown(softmax_metric) <= 0.75
-            for _ in range(4):   # a click that lands while the live fragment redraws can be lost: click again
-                page.get_by_role("button", name="Pause").click()
-                try:
-                    page.get_by_role("button", name="Play").wait_for(timeout=30_000)
-                    break
-                except sync_api.Error:
-                    pass
-            page.get_by_role("button", name="Play").wait_for(timeout=1_000)
-            paused_at = steps_shown()
-            page.wait_for_timeout(2 * boundaries.TICK * 1000)
-            assert steps_shown() == paused_at > 0
-            assert "hidden=8" in page.url and "data=xor" in page.url
-            page.screenshot(path=str(tmp_path / "boundaries.png"), full_page=True)
-            print(f"\nscreenshot: {tmp_path / 'boundaries.png'}")
-        finally:
-            browser.close()
+            page.get_by_role("button", name="Play").wait_for(timeout=30_000)
+            break
+        except sync_api.Error:
+            pass
+    page.get_by_role("button", name="Play").wait_for(timeout=1_000)
+    paused_at = steps_shown()
+    page.wait_for_timeout(2 * boundaries.TICK * 1000)
+    assert steps_shown() == paused_at > 0
+    assert "hidden=8" in page.url and "data=xor" in page.url
+    page.screenshot(path=str(tmp_path / "boundaries.png"), full_page=True)
+    print(f"\nscreenshot: {tmp_path / 'boundaries.png'}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
 import time
 
@@ -16,22 +15,15 @@ from PIL import Image
 
 from lab.my_digits import digit_set as my_digits
 from mlp import weights
-from support import (CANVAS, CHROMIUM, ONE, PREDICTION, PROMPT, SEVEN, ZERO, draw_strokes, needs_mnist, open_draw,
+from support import (CANVAS, ONE, PREDICTION, PROMPT, SEVEN, ZERO, draw_strokes, needs_mnist, open_draw,
                      progress_bar, read_prediction, steps_in)
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                 reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1400})
-    tab = context.new_page()
-    tab.set_default_timeout(30_000)
-    yield tab
-    context.close()
+def page(new_tab, server):
+    return new_tab({"width": 1400, "height": 1400})
 
 
 @pytest.fixture(scope="module")
@@ -156,38 +148,32 @@ def test_settings_and_model_choice_survive_page_switches_while_training(page, se
 
 
 @needs_mnist
-def test_closing_the_tab_stops_its_training_within_seconds(browser, server):
+def test_closing_the_tab_stops_its_training_within_seconds(new_tab, server):
     """The server allows one run; a closed tab's run must give its slot back via the heartbeat."""
     url, _ = server
-    first = browser.new_context()
-    tab = first.new_page()
+    tab = new_tab()
     start_long_run(tab, url)
-    first.close()                                         # no more heartbeats from this session
+    tab.context.close()                                       # no more heartbeats from this session
     closed_at = time.monotonic()
 
-    second = browser.new_context()
-    try:
-        tab = second.new_page()
-        tab.set_default_timeout(30_000)
-        tab.goto(f"{url}/Train")
-        attempts, first_try_at = [], None
-        while not attempts or attempts[-1] == "busy":
-            assert time.monotonic() - closed_at < 20, "the orphaned run kept its slot"
-            tab.wait_for_timeout(1000 if attempts else 0)
-            tab.get_by_role("button", name="Start").click()
-            first_try_at = first_try_at or time.monotonic()
-            busy, stop = tab.get_by_text("Training is busy"), tab.get_by_role("button", name="Stop")
-            busy.or_(stop.and_(tab.locator(":enabled"))).first.wait_for()
-            attempts.append("busy" if busy.count() else "started")
-        # Right after closing, the old run still holds the only slot; on a slow machine the
-        # first try may come after the watchdog's window, when a free slot is the right answer.
-        assert attempts[0] == "busy" or first_try_at - closed_at > 5, \
-            "the slot was free at once: the run did not hold it"
-        assert time.monotonic() - closed_at < 15
-        tab.get_by_role("button", name="Stop").click()
-        tab.get_by_text("Stopped").first.wait_for()
-    finally:
-        second.close()
+    tab = new_tab()
+    tab.goto(f"{url}/Train")
+    attempts, first_try_at = [], None
+    while not attempts or attempts[-1] == "busy":
+        assert time.monotonic() - closed_at < 20, "the orphaned run kept its slot"
+        tab.wait_for_timeout(1000 if attempts else 0)
+        tab.get_by_role("button", name="Start").click()
+        first_try_at = first_try_at or time.monotonic()
+        busy, stop = tab.get_by_text("Training is busy"), tab.get_by_role("button", name="Stop")
+        busy.or_(stop.and_(tab.locator(":enabled"))).first.wait_for()
+        attempts.append("busy" if busy.count() else "started")
+    # Right after closing, the old run still holds the only slot; on a slow machine the
+    # first try may come after the watchdog's window, when a free slot is the right answer.
+    assert attempts[0] == "busy" or first_try_at - closed_at > 5, \
+        "the slot was free at once: the run did not hold it"
+    assert time.monotonic() - closed_at < 15
+    tab.get_by_role("button", name="Stop").click()
+    tab.get_by_text("Stopped").first.wait_for()
 
 
 @pytest.mark.parametrize("path, heading", [("Hidden_units", "Hidden units"), ("Backprop", "Backprop"),

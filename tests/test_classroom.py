@@ -43,7 +43,6 @@ MEDIAN_LIMIT = 1.5       # s: see the docstring; quiet runs give 0.7–1.0 s
 
 pytestmark = [
     pytest.mark.browser, pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
     pytest.mark.skipif(find_haproxy() is None, reason="no HAProxy (apt-get install haproxy)"),
     pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.fetch`)"),
 ]
@@ -132,6 +131,8 @@ def served_by(page) -> str:
 
 
 def test_a_browser_stays_on_its_process_and_the_weights_folder_is_shared(tmp_path):
+    # Playwright's sync side is started here and not by conftest's module-wide `browser`: while it runs it holds
+    # this thread's event loop, and the load test below runs Playwright's async side with asyncio.run.
     with launched(tmp_path, processes=2) as (url, _, logs), sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -2,16 +2,13 @@
 its details one click away, and the answer "so far" until the pen rests, then settled with no run after."""
 from __future__ import annotations
 
-import os
 
 import pytest
 
 from lab.drawing import draw
-from support import CANVAS, CHROMIUM, CUT_OFF, PREDICTION, SEVEN, draw_strokes, open_draw, read_prediction
+from support import CANVAS, CUT_OFF, PREDICTION, SEVEN, draw_strokes, open_draw, read_prediction
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                 reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")]
+pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
 
 DESKTOP = {"width": 1280, "height": 900}
@@ -45,18 +42,15 @@ COUNT_RUNS = """() => {
 
 
 @pytest.fixture
-def context(browser, request):
+def tab(new_tab, request):
+    """A tab at the window size given as the test's parameter (a phone's has touch)."""
     viewport = request.param
     phone = viewport == PHONE
-    made = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
-    yield made
-    made.close()
+    return new_tab(viewport, is_mobile=phone, has_touch=phone)
 
 
-def seven_drawn(context, server):
-    """A new tab on the Draw page, a 7 drawn on it."""
-    page = context.new_page()
-    page.set_default_timeout(30_000)
+def seven_drawn(page, server):
+    """The Draw page opened in `page`, a 7 drawn on it."""
     open_draw(page, server[0])
     draw_strokes(page, SEVEN)
     return page
@@ -69,9 +63,9 @@ def settled(page) -> str:
     return box.inner_text()
 
 
-@pytest.mark.parametrize("context", [DESKTOP], indirect=True)
-def test_at_1280_by_900_canvas_answer_probabilities_why_and_hidden_layer_fit_one_screen(context, server, tmp_path):
-    page = seven_drawn(context, server)
+@pytest.mark.parametrize("tab", [DESKTOP], indirect=True)
+def test_at_1280_by_900_canvas_answer_probabilities_why_and_hidden_layer_fit_one_screen(tab, server, tmp_path):
+    page = seven_drawn(tab, server)
     assert read_prediction(page) == "7"
     page.locator(CHART.format("probabilities")).wait_for()
     page.wait_for_function("""() => [...document.querySelectorAll('.st-key-draw_glance img')]
@@ -90,9 +84,9 @@ def test_at_1280_by_900_canvas_answer_probabilities_why_and_hidden_layer_fit_one
     assert page.evaluate(CUT_OFF) == []
 
 
-@pytest.mark.parametrize("context", [PHONE], indirect=True)
-def test_on_a_phone_canvas_and_answer_fit_and_no_detail_is_cut_off(context, server, tmp_path):
-    page = seven_drawn(context, server)
+@pytest.mark.parametrize("tab", [PHONE], indirect=True)
+def test_on_a_phone_canvas_and_answer_fit_and_no_detail_is_cut_off(tab, server, tmp_path):
+    page = seven_drawn(tab, server)
     page.locator(LINE).wait_for()
     assert page.evaluate("window.scrollY") == 0
     assert off_screen(page, [CANVAS, LINE]) == []
@@ -113,9 +107,9 @@ def test_on_a_phone_canvas_and_answer_fit_and_no_detail_is_cut_off(context, serv
     assert beyond == [], f"past the right edge of a 390 px screen: {beyond}"
 
 
-@pytest.mark.parametrize("context", [DESKTOP], indirect=True)
-def test_the_answer_is_so_far_until_the_pen_rests_then_settles_and_the_page_stays_still(context, server):
-    page = seven_drawn(context, server)
+@pytest.mark.parametrize("tab", [DESKTOP], indirect=True)
+def test_the_answer_is_so_far_until_the_pen_rests_then_settles_and_the_page_stays_still(tab, server):
+    page = seven_drawn(tab, server)
     assert read_prediction(page) == "7"
     assert "Confident: " in settled(page)
     page.evaluate(COUNT_RUNS)

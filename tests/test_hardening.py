@@ -18,7 +18,6 @@ import urllib.parse
 import tracemalloc
 import weakref
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,13 +174,6 @@ def test_a_lying_upload_shows_a_message_and_the_model_in_use_stays(kind):
 
 
 # -- 4. the shared weights folder -------------------------------------------------------------------
-
-@pytest.fixture
-def folder(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "user-weights"
-    monkeypatch.setenv(user_weights.FOLDER_ENV, str(home))
-    return home
-
 
 SAVE_MANY = """
 import sys
@@ -520,26 +512,23 @@ def test_the_end_of_epoch_test_pass_is_sliced_and_gives_up_at_stop(monkeypatch):
 
 
 @pytest.mark.browser
-def test_bad_link_values_show_in_chromium_as_written(browser, server):
+def test_bad_link_values_show_in_chromium_as_written(new_tab, server):
     """What Streamlit's Markdown really does with a link's values: no link, image, icon, emoji or LaTeX."""
     expect = pytest.importorskip("playwright.sync_api").expect
     url, _ = server
-    tab = browser.new_context().new_page()
-    try:
-        for texts in (HOSTILE_TEXTS[:5], HOSTILE_TEXTS[5:]):
-            query = "&".join(f"{name}={urllib.parse.quote(text)}" for name, text in zip(state.TRAIN_FIELDS, texts))
-            tab.goto(f"{url}/Train?{query}")
-            alerts = tab.locator('[data-testid="stAlert"] [data-testid="stMarkdownContainer"]')
-            alerts = alerts.filter(has_text="ignored")
-            expect(alerts).to_have_count(len(texts), timeout=60_000)
-            shown = " ".join(alerts.all_inner_texts()).replace(words.BREAK, "")
-            for text in texts:
-                assert text in shown, shown
-            acting = alerts.locator('a, img, .katex, [data-testid="stIconMaterial"]')
-            assert acting.count() == 0, [acting.nth(i).evaluate("e => e.outerHTML") for i in range(acting.count())]
-            assert "😄" not in shown
-    finally:
-        tab.context.close()
+    tab = new_tab()
+    for texts in (HOSTILE_TEXTS[:5], HOSTILE_TEXTS[5:]):
+        query = "&".join(f"{name}={urllib.parse.quote(text)}" for name, text in zip(state.TRAIN_FIELDS, texts))
+        tab.goto(f"{url}/Train?{query}")
+        alerts = tab.locator('[data-testid="stAlert"] [data-testid="stMarkdownContainer"]')
+        alerts = alerts.filter(has_text="ignored")
+        expect(alerts).to_have_count(len(texts), timeout=60_000)
+        shown = " ".join(alerts.all_inner_texts()).replace(words.BREAK, "")
+        for text in texts:
+            assert text in shown, shown
+        acting = alerts.locator('a, img, .katex, [data-testid="stIconMaterial"]')
+        assert acting.count() == 0, [acting.nth(i).evaluate("e => e.outerHTML") for i in range(acting.count())]
+        assert "😄" not in shown
 
 
 # -- the pages' test-set passes over an uploaded model (issue 19, item 6) -------------------------------

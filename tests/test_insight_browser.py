@@ -2,16 +2,13 @@
 clicks on the confusion matrix and the W1 grid choose, and nothing is cut off at 1280 px."""
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-from support import CANVAS, CHROMIUM, CUT_OFF, PREDICTION, PROMPT, SEVEN, needs_mnist
+from support import CANVAS, CUT_OFF, PREDICTION, PROMPT, SEVEN, needs_mnist
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                 reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")]
+pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
 
 PHONE = {"width": 390, "height": 844}
@@ -19,12 +16,8 @@ LINE = ".st-key-prediction_line"
 
 
 @pytest.fixture
-def desktop(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    tab = context.new_page()
-    tab.set_default_timeout(30_000)
-    yield tab
-    context.close()
+def desktop(new_tab):
+    return new_tab({"width": 1280, "height": 1000})
 
 
 def open_draw(page, url: str):
@@ -49,35 +42,30 @@ def test_a_stroke_starting_in_the_top_right_corner_draws(desktop, server):
     assert desktop.get_by_role("button", name="Clear").count() == 1, "one Clear control"
 
 
-def test_a_phone_draws_with_touch_and_sees_the_answer_without_scrolling(browser, server, tmp_path):
+def test_a_phone_draws_with_touch_and_sees_the_answer_without_scrolling(new_tab, server, tmp_path):
     url, _ = server
-    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
-    try:
-        phone = context.new_page()
-        phone.set_default_timeout(30_000)
-        box = open_draw(phone, url)
-        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], "the whole canvas fits the width"
-        touch = context.new_cdp_session(phone)
-        stroke = SEVEN[0]
+    phone = new_tab(PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+    box = open_draw(phone, url)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], "the whole canvas fits the width"
+    touch = phone.context.new_cdp_session(phone)
+    stroke = SEVEN[0]
 
-        def finger(kind: str, x: float = 0, y: float = 0) -> None:
-            points = [] if kind == "touchEnd" else [{"x": box["x"] + x, "y": box["y"] + y}]
-            touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+    def finger(kind: str, x: float = 0, y: float = 0) -> None:
+        points = [] if kind == "touchEnd" else [{"x": box["x"] + x, "y": box["y"] + y}]
+        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
 
-        finger("touchStart", *stroke[0])
-        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
-            for i in range(1, 9):
-                finger("touchMove", x0 + (x1 - x0) * i / 8, y0 + (y1 - y0) * i / 8)
-        finger("touchEnd")
-        line = phone.locator(LINE)
-        line.wait_for()
-        assert re.search(r"Prediction: (\d)", line.inner_text()).group(1) == "7"
-        where = line.bounding_box()
-        assert phone.evaluate("window.scrollY") == 0 and where["y"] + where["height"] <= PHONE["height"], \
-            f"the answer is below the fold: {where}"
-        phone.screenshot(path=str(tmp_path / "phone.png"))
-    finally:
-        context.close()
+    finger("touchStart", *stroke[0])
+    for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+        for i in range(1, 9):
+            finger("touchMove", x0 + (x1 - x0) * i / 8, y0 + (y1 - y0) * i / 8)
+    finger("touchEnd")
+    line = phone.locator(LINE)
+    line.wait_for()
+    assert re.search(r"Prediction: (\d)", line.inner_text()).group(1) == "7"
+    where = line.bounding_box()
+    assert phone.evaluate("window.scrollY") == 0 and where["y"] + where["height"] <= PHONE["height"], \
+        f"the answer is below the fold: {where}"
+    phone.screenshot(path=str(tmp_path / "phone.png"))
 
 
 def test_the_phone_line_is_hidden_on_a_wide_screen(desktop, server):

@@ -20,7 +20,6 @@ Run with -s to see the latencies printed.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import time
 
@@ -28,11 +27,10 @@ import pytest
 
 from crowd import DEADLINE, DRAWERS, DRAWINGS_EACH, MEDIAN_LIMIT, TRAINERS, load
 from lab.store import mnist
-from support import CHROMIUM, streamlit_server
+from support import streamlit_server
 
 pytestmark = [
     pytest.mark.browser, pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
     pytest.mark.skipif(not mnist.is_ready(), reason="MNIST is not downloaded (run `python -m mlp.fetch`)"),
 ]
 

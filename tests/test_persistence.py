@@ -22,9 +22,7 @@ from mlp.train import Config
 from support import APP, TIMEOUT, start_runner, tiny_data, track_session, wait_for
 
 
-@pytest.fixture(autouse=True)
-def own_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLP_LAB_RUNS", str(tmp_path / "runs"))
+pytestmark = pytest.mark.usefixtures("runs")
 
 
 def a_set(n: int = 3) -> md.DigitSet:

@@ -3,43 +3,26 @@ come back, a reload follows the run still training, a restart says what it lost,
 restored run are told apart, a diverged run is not offered to diverge again, and the buttons fit."""
 from __future__ import annotations
 
-import os
 import re
 import time
 
 import pytest
 
 from lab.plots import words
-from support import (CHROMIUM, CHROMIUM_ARGS, SEVEN, draw_strokes, needs_mnist, open_draw, progress_bar,
-                     read_prediction, steps_in, streamlit_server)
+from support import (SEVEN, draw_strokes, needs_mnist, open_draw, progress_bar, read_prediction, steps_in,
+                     streamlit_server)
 
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_mnist,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_mnist]
 
 SIDEBAR = '[data-testid="stSidebar"]'
 STOP_ENABLED, STOP_DISABLED = ":enabled", ":disabled"
 
 
 @pytest.fixture
-def chromium():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def runs(tmp_path, monkeypatch):
-    """This test's servers keep what browsers make in a folder of their own, across a restart."""
-    monkeypatch.setenv("MLP_LAB_RUNS", str(tmp_path / "runs"))
-    return tmp_path / "runs"
-
-
-def new_tab(chromium, width: int = 1400):
-    tab = chromium.new_context(viewport={"width": width, "height": 1200}).new_page()
-    tab.set_default_timeout(60_000)
-    return tab
+def tab_at(new_tab):
+    """tab_at(width=1400): a tab 1200 px high that waits up to a minute a step (the server trains beside it)."""
+    return lambda width=1400: new_tab({"width": width, "height": 1200}, timeout_ms=60_000)
 
 
 def stop_button(page, state: str):
@@ -70,8 +53,8 @@ def my_digits_count(page) -> str:
     return heading.inner_text()
 
 
-def test_1_my_digits_and_the_taught_model_survive_a_reload_and_a_restart_until_forgotten(chromium, runs, tmp_path):
-    tab = new_tab(chromium)
+def test_1_my_digits_and_the_taught_model_survive_a_reload_and_a_restart_until_forgotten(tab_at, runs, tmp_path):
+    tab = tab_at()
     with streamlit_server(tmp_path / "first.log") as (url, _):
         open_draw(tab, url)
         draw_strokes(tab, SEVEN)
@@ -97,8 +80,8 @@ def test_1_my_digits_and_the_taught_model_survive_a_reload_and_a_restart_until_f
         assert not [p for p in runs.iterdir() if not p.name.startswith(".")]
 
 
-def test_2_a_reload_follows_the_live_run_and_a_restart_says_how_many_steps_were_lost(chromium, runs, tmp_path):
-    tab = new_tab(chromium)
+def test_2_a_reload_follows_the_live_run_and_a_restart_says_how_many_steps_were_lost(tab_at, runs, tmp_path):
+    tab = tab_at()
     with streamlit_server(tmp_path / "first.log", max_training=2) as (url, server):
         start(tab, url, "epochs=200&lr=0.05&seed=3")
         tab.wait_for_timeout(6_500)                        # past the first checkpoint (every 5 s)
@@ -132,9 +115,9 @@ def cut_off_buttons(page) -> list[str]:
         .map(b => b.innerText)""")
 
 
-def test_3_a_restored_run_shows_no_empty_box_and_every_button_fits_at_1280_px(chromium, tmp_path, runs):
+def test_3_a_restored_run_shows_no_empty_box_and_every_button_fits_at_1280_px(tab_at, tmp_path, runs):
     with streamlit_server(tmp_path / "server.log") as (url, _):
-        first = new_tab(chromium, width=1280)
+        first = tab_at(width=1280)
         start(first, url, "epochs=30&lr=0.1")
         first.wait_for_timeout(1_500)
         first.get_by_role("button", name="Stop", exact=True).click()
@@ -148,9 +131,9 @@ def test_3_a_restored_run_shows_no_empty_box_and_every_button_fits_at_1280_px(ch
         assert cut_off_buttons(again) == []
 
 
-def test_4_a_links_settings_and_a_restored_run_are_told_apart_and_steps_count_once(chromium, tmp_path, runs):
+def test_4_a_links_settings_and_a_restored_run_are_told_apart_and_steps_count_once(tab_at, tmp_path, runs):
     with streamlit_server(tmp_path / "server.log") as (url, _):
-        first = new_tab(chromium)
+        first = tab_at()
         # 20 epochs (9,380 steps): on a quiet machine 5 epochs ended before Stop arrived, leaving nothing to continue
         start(first, url, "epochs=20&lr=0.1&seed=0")
         wait_for_steps_above(first, 469)                    # past the first epoch (469 steps each)
@@ -169,9 +152,9 @@ def test_4_a_links_settings_and_a_restored_run_are_told_apart_and_steps_count_on
         shared.get_by_role("button", name="Use my run's settings").wait_for(state="detached")
 
 
-def test_5_a_diverged_run_opened_in_a_new_tab_is_not_offered_to_diverge_again(chromium, tmp_path, runs):
+def test_5_a_diverged_run_opened_in_a_new_tab_is_not_offered_to_diverge_again(tab_at, tmp_path, runs):
     with streamlit_server(tmp_path / "server.log") as (url, _):
-        first = new_tab(chromium)
+        first = tab_at()
         first.goto(f"{url}/Train?lr=50&epochs=3")
         first.get_by_role("button", name="Start").click()
         first.get_by_text("Training diverged").first.wait_for()
@@ -184,9 +167,9 @@ def test_5_a_diverged_run_opened_in_a_new_tab_is_not_offered_to_diverge_again(ch
         again.get_by_role("button", name="Continue: 3 epochs left at η 5").wait_for()
 
 
-def test_6_emptying_my_digits_closes_its_confirmation(chromium, tmp_path, runs):
+def test_6_emptying_my_digits_closes_its_confirmation(tab_at, tmp_path, runs):
     with streamlit_server(tmp_path / "server.log") as (url, _):
-        tab = new_tab(chromium)
+        tab = tab_at()
         open_draw(tab, url)
         draw_strokes(tab, SEVEN)
         digit = read_prediction(tab)

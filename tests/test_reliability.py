@@ -312,13 +312,6 @@ def test_learning_rate_50_diverges_at_once_and_keeps_the_last_good_weights(app):
 
 # -- saving to the weights folder -----------------------------------------------------------------------
 
-@pytest.fixture
-def folder(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "user-weights"
-    monkeypatch.setenv(user_weights.FOLDER_ENV, str(home))
-    return home
-
-
 @pytest.mark.parametrize("name, message", [
     ("../escape", "cannot contain /"),
     ("../../etc/passwd", "cannot contain /"),

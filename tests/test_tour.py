@@ -13,12 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from support import (CHROMIUM, CHROMIUM_ARGS, ROOT, SEVEN, draw_strokes, needs_mnist, open_draw, progress_bar,
+from support import (ROOT, SEVEN, draw_strokes, needs_mnist, open_draw, progress_bar,
                      read_prediction, steps_in, streamlit_server)
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_mnist,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_mnist]
 
 VIEWPORT = {"width": 1280, "height": 860}
 CHART = '[data-testid="stPlotlyChart"] .main-svg'
@@ -35,16 +33,13 @@ def snap(page, folder: Path, name: str) -> Path:
     return path
 
 
-def test_first_five_minutes(tmp_path):
+def test_first_five_minutes(new_tab, tmp_path):
     folder = Path(os.environ.get("MLP_LAB_TOUR") or tmp_path)
     if not folder.is_absolute():
         folder = ROOT / folder
     folder.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(tmp_path / "server.log", max_training=1) as (url, _), \
-            sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport=VIEWPORT).new_page()
-        page.set_default_timeout(60_000)
+    with streamlit_server(tmp_path / "server.log", max_training=1) as (url, _):
+        page = new_tab(VIEWPORT, timeout_ms=60_000)
 
         open_draw(page, url)                                           # 1. draw a digit, read the answer
         draw_strokes(page, SEVEN)
@@ -77,4 +72,3 @@ def test_first_five_minutes(tmp_path):
         page.get_by_role("button", name="Play").click()
         page.wait_for_timeout(4000)
         snap(page, folder, "6-boundaries")
-        browser.close()
