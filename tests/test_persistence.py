@@ -15,6 +15,7 @@ from lab.session.state import Key
 from lab.store import models
 from lab.training import checkpoints, train_session
 from lab.training import runner as runner_module
+from lab.training.loss_history import LossHistory
 from lab.training.runner import Checkpoint, TrainingRunner
 from mlp import weights
 from mlp.model import MLP
@@ -98,6 +99,58 @@ def test_kept_files_are_read_with_their_checks_never_unpickled():
             loader(token)
     for bad in ("../../etc/passwd", "A" * 32, None):
         assert checkpoints.load_digits(bad) is None and checkpoints.load_model(bad) is None
+
+
+# -- a run's checkpoint: kept, continued, its token and a damaged file ----------------------------------------
+
+def test_a_run_checkpoints_and_a_new_runner_continues_it_to_the_end():
+    token = checkpoints.new_token()
+    kept = []
+    run = start_runner(config=Config(epochs=4, batch_size=32, lr=0.1, hidden=16),
+                       on_checkpoint=lambda c: (kept.append(c), checkpoints.save(token, c)))
+    wait_for(lambda: run.status().epoch >= 2, 30)
+    run.stop()
+    assert run.join(5)
+    assert kept and kept[-1].phase == runner_module.STOPPED
+    back = checkpoints.load(token)
+    np.testing.assert_array_equal(back.model.W1, run.snapshot()[0].W1)
+    assert back.epoch == run.status().epoch and back.loss_steps[-1] == run.status().steps
+    assert back.config == run.config
+    resumed = start_runner(config=back.config, resume_from=back)
+    assert resumed.join(30)
+    status = resumed.status()
+    assert status.phase == runner_module.FINISHED and status.epoch == 4
+    assert len(status.test_accuracy) == 4 and status.steps == status.total_steps
+    assert status.losses[:len(back.losses)].tolist() == back.losses.tolist()
+    assert status.loss_steps[:len(back.losses)].tolist() == back.loss_steps.tolist()
+
+
+def test_checkpoint_tokens_cannot_name_other_files():
+    for bad in ("../../etc/passwd", "A" * 32, "", None, 5, "0" * 31):
+        assert not checkpoints.is_token(bad)
+        assert checkpoints.load(bad) is None
+        with pytest.raises(ValueError):
+            checkpoints.path_for(bad)
+
+
+def test_damaged_checkpoints_are_refused_with_a_reason(tmp_path):
+    token = checkpoints.new_token()
+    path = checkpoints.save(token, small_checkpoint(runner_module.RUNNING))
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(checkpoints.CheckpointError, match="cannot be read"):
+        checkpoints.load(token)
+    path.write_bytes(b"not a zip")
+    with pytest.raises(checkpoints.CheckpointError):
+        checkpoints.load(token)
+    np.savez(path, W1=np.zeros((784, 8)), b1=np.zeros(8), W2=np.zeros((8, 10)), b2=np.zeros(10),
+             loss_steps=np.arange(1, 4), losses=np.zeros(3, np.float32),
+             info=np.frombuffer(b'{"config": {"hidden": 9}}', np.uint8))
+    with pytest.raises(checkpoints.CheckpointError):
+        checkpoints.load(token)
+    np.savez(path, evil=np.array([object()], dtype=object))
+    with pytest.raises(checkpoints.CheckpointError, match="unexpected members"):
+        checkpoints.load(token)
 
 
 # -- bounds ---------------------------------------------------------------------------------------------------
@@ -195,6 +248,22 @@ def test_a_run_goes_on_while_any_session_watching_it_is_connected(monkeypatch):
     assert run.alive and run.status().active
     lonely = start_runner(connected=lambda: False, step_delay=0.01)
     assert lonely.join(5) and lonely.status().phase == runner_module.ORPHANED
+
+
+def test_a_restored_loss_history_goes_on_like_the_one_it_was_kept_from():
+    kept, fresh = LossHistory(capacity=64), LossHistory(capacity=64)
+    for i in range(1000):
+        kept.append(float(i))
+    restored = LossHistory.restored(*kept.curve(), capacity=64)
+    for i in range(1000):
+        fresh.append(float(i))
+    for i in range(1000, 1500):
+        restored.append(float(i))
+        fresh.append(float(i))
+    assert restored.steps == fresh.steps == 1500
+    steps, losses = restored.curve()
+    assert len(steps) <= 65 and steps[-1] == 1500 and (np.diff(steps) > 0).all()
+    np.testing.assert_allclose(np.interp(steps, *fresh.curve()), losses, atol=16)
 
 
 # -- a session of the same browser finds it all again --------------------------------------------------------

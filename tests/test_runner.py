@@ -11,9 +11,9 @@ import pytest
 
 from lab.store import mnist
 from lab.training import runner as runner_module
-from lab.training.runner import TrainingBusy
+from lab.training.runner import TrainingBusy, TrainingRunner
 from mlp.train import Config
-from support import start_runner, tiny_data, wait_for
+from support import needs_mnist, start_runner, tiny_data, wait_for
 
 
 def test_runner_pause_resume_stop():
@@ -131,3 +131,54 @@ def test_snapshot_is_a_read_only_copy_that_changes_only_with_the_weights():
     assert not np.array_equal(run.snapshot()[0].W1, model.W1)
 
 
+# -- measured every epoch, slow motion, a stop as the last epoch is measured ----------------------
+
+def test_every_epoch_records_training_accuracy_and_dead_units():
+    run = start_runner(config=Config(epochs=3, batch_size=32, lr=0.1, hidden=16))
+    assert run.join(30)
+    status = run.status()
+    assert len(status.train_accuracy) == len(status.test_accuracy) == len(status.dead_units) == 3
+    assert status.train_accuracy[-1] > 0.9
+    assert all(0 <= d <= 16 for d in status.dead_units)
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_a_learning_rate_of_one_kills_units_that_point_one_does_not():
+    X, y = mnist.load("train")
+    X, y = X[:12_000], y[:12_000]        # an epoch of 94 steps is enough to see units die
+    X_test, y_test = mnist.load("test")
+    dead = {}
+    for lr in (0.1, 1.0):
+        run = start_runner(config=Config(epochs=1, batch_size=128, lr=lr, hidden=128),
+                           load=lambda progress: (X, y, X_test[:1000], y_test[:1000]), heartbeat_timeout=600)
+        assert run.join(120)
+        dead[lr] = run.status().dead_units[-1]
+    assert dead[1.0] > dead[0.1]
+
+
+def test_slow_motion_paces_the_steps_and_stop_does_not_wait_for_it():
+    run = start_runner(config=Config(epochs=1000, batch_size=32, lr=0.1, hidden=16), step_delay=0.1)
+    wait_for(lambda: run.status().steps >= 1)
+    first = run.status().steps
+    time.sleep(1.0)
+    assert run.status().steps - first <= 12          # ~10 steps a second, not thousands
+    run.step_delay = 5.0
+    time.sleep(0.3)
+    asked = time.monotonic()
+    run.stop()
+    assert run.join(2) and time.monotonic() - asked < 1.0
+    assert run.status().step_delay == 5.0
+
+
+def test_stop_pressed_as_the_last_epoch_is_measured_leaves_a_finished_run(monkeypatch):
+    """Seen in CI: such a run ended "stopped" with every epoch done, and continuing it failed (0 epochs)."""
+    measure = TrainingRunner._measure_epoch
+
+    def measure_then_stop(self, *args):
+        measure(self, *args)
+        self.stop()
+    monkeypatch.setattr(TrainingRunner, "_measure_epoch", measure_then_stop)
+    run = start_runner(config=Config(epochs=1, batch_size=32, lr=0.1, hidden=16))
+    assert run.join(30)
+    assert run.status().phase == runner_module.FINISHED and run.status().epoch == 1
