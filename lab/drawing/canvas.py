@@ -10,19 +10,56 @@ import streamlit as st
 
 from . import draw
 from ..session import state
+from ..session.state import Key
+
+state.register({Key.STROKE_WIDTH: 18})   # the canvas's pen, in screen px (preprocess.STROKE_WIDTH is MNIST's)
 
 # The canvas sends its picture at every pen-up, so the answer to the first stroke of a 4 comes
 # while the second is on its way: until the pen has rested this long, the answer is "so far".
 PEN_REST_S = 1.0
 
 
+def _generation() -> int:
+    return st.session_state.get(Key.CANVAS_GENERATION, 0)
+
+
+def canvas_key() -> str:
+    """The canvas's widget key; a new key is a new, empty canvas (that is how Clear works)."""
+    return Key.canvas(_generation())
+
+
+def canvas_mounted() -> bool:
+    """Whether the canvas was on the page in the previous run (its state is dropped otherwise)."""
+    return canvas_key() in st.session_state
+
+
+def canvas_initial_strokes() -> dict | None:
+    """Strokes to redraw in the current canvas (after a page switch), or None for an empty one."""
+    restore = st.session_state.get(Key.CANVAS_RESTORE)
+    return restore[1] if restore and restore[0] == canvas_key() else None
+
+
+@state.callback
+def clear_canvas() -> None:
+    """On-click of Clear: a fresh canvas and no drawing."""
+    st.session_state[Key.CANVAS_GENERATION] = _generation() + 1
+    st.session_state[Key.CANVAS_RESTORE] = None
+    state.set_drawing(None)
+
+
+def reopen_canvas(strokes: dict) -> None:
+    """A fresh canvas that starts with `strokes` (the old one was dropped by a page switch)."""
+    st.session_state[Key.CANVAS_GENERATION] = _generation() + 1
+    st.session_state[Key.CANVAS_RESTORE] = (canvas_key(), strokes)
+
+
 def reopen_if_dropped() -> None:
     """Before the canvas is drawn: a page switch dropped it, so reopen it with the strokes it had."""
     drawing = state.drawing()
-    if state.canvas_mounted() or drawing is None or state.canvas_initial_strokes() is not None:
+    if canvas_mounted() or drawing is None or canvas_initial_strokes() is not None:
         return
     if drawing.strokes:
-        state.reopen_canvas(drawing.strokes)
+        reopen_canvas(drawing.strokes)
     else:
         state.set_drawing(None)
 
@@ -49,7 +86,7 @@ def read(canvas) -> str | None:
         state.set_drawing(None if prepared is None else
                           state.Drawing(prepared[0], prepared[1], canvas.json_data, draw.digest(prepared[0]),
                                         picture, time.monotonic()))
-    elif state.canvas_initial_strokes() is None:
+    elif canvas_initial_strokes() is None:
         state.set_drawing(None)
     return None
 

@@ -323,6 +323,16 @@ class TrainingRunner:
                           losses, loss_steps, tuple(self._accuracy), tuple(self._train_accuracy),
                           tuple(self._dead_units), self.step_delay)
 
+    def model_ref(self):
+        """The current weights as the model in use (a store.models.ModelRef), or None before the first model."""
+        from ..store import models
+        from .describe import trained_model     # describe reads this module's Status
+        snap = self.snapshot()
+        if snap is None:
+            return None
+        model, version = snap
+        return models.ModelRef(model, f"run{self.id}-v{version}", trained_model(self.status()))
+
     def snapshot(self) -> tuple[MLP, int] | None:
         """(a read-only copy of the weights, version), or None before the first model exists.
 
