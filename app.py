@@ -37,8 +37,8 @@ def draw_and_read() -> None:
                             update_streamlit=True, return_image_data=True,
                             initial_drawing=canvas.canvas_initial_strokes(), key=canvas.canvas_key())
         st.button("Clear", icon=":material/delete:", on_click=canvas.clear_canvas)
-    unreadable = canvas.read(picture)
-    drawing = state.drawing()
+    drawing, unreadable = canvas.read(picture)
+    state.set_drawing(drawing)
 
     with right:
         sources = state.available_sources()

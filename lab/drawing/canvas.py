@@ -5,6 +5,7 @@ Kept apart from lab/drawing/draw.py, which is pure image code, because this read
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import streamlit as st
 
@@ -64,31 +65,33 @@ def reopen_if_dropped() -> None:
         state.set_drawing(None)
 
 
-def read(canvas) -> str | None:
-    """After the canvas is drawn: its picture becomes the session's drawing (None when blank).
+class Reading(NamedTuple):
+    """What the canvas's picture is now: the drawing (None when blank), or why it could not be read."""
+    drawing: state.Drawing | None
+    unreadable: str | None = None     # what was wrong with the picture; the drawing is then None
 
-    Returns what was wrong with the picture, if it could not be read; the drawing is then None.
+
+def read(canvas) -> Reading:
+    """After the canvas is drawn: its picture as a drawing, for the page to keep (state.set_drawing) and show.
+
     While a reopened canvas has not sent its picture yet, the drawing it was reopened with stays.
-    A picture already read (the page reran for another reason) is not read again.
+    A picture already read (the page reran for another reason) is not read again: the kept drawing is returned.
     """
+    kept = state.drawing()
     try:
         raw = draw.canvas_bytes(canvas)
         picture = "" if raw is None else draw.digest(raw)
-        kept = state.drawing()
         if raw is not None and kept is not None and kept.picture == picture:
-            return None
+            return Reading(kept)
         image = draw.canvas_image(raw)
         prepared = draw.prepare(image)
     except draw.CanvasError as e:
-        state.set_drawing(None)
-        return str(e)
+        return Reading(None, str(e))
     if image is not None:
-        state.set_drawing(None if prepared is None else
-                          state.Drawing(prepared[0], prepared[1], canvas.json_data, draw.digest(prepared[0]),
-                                        picture, time.monotonic()))
-    elif canvas_initial_strokes() is None:
-        state.set_drawing(None)
-    return None
+        return Reading(None if prepared is None else
+                       state.Drawing(prepared[0], prepared[1], canvas.json_data, draw.digest(prepared[0]),
+                                     picture, time.monotonic()))
+    return Reading(kept if canvas_initial_strokes() is not None else None)
 
 
 def pen_resting(drawing: state.Drawing) -> bool:
