@@ -100,26 +100,22 @@ def teach_drawing() -> None:
     digits_state.set_teach_result(digits_state.TeachResult(drawing.digest, label, before, after, cost))
 
 
-def _steer(action: str) -> None:
-    """Pause, resume or stop the session's run, if it has one."""
-    run = state.runner()
-    if run is not None:
-        getattr(run, action)()
-
-
 @state.callback
 def pause() -> None:
-    _steer("pause")
+    if (run := state.runner()) is not None:
+        run.pause()
 
 
 @state.callback
 def resume() -> None:
-    _steer("resume")
+    if (run := state.runner()) is not None:
+        run.resume()
 
 
 @state.callback
 def stop() -> None:
-    _steer("stop")
+    if (run := state.runner()) is not None:
+        run.stop()
 
 
 @state.callback

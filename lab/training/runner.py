@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from mlp.model import MLP, as_inputs
+from mlp.model import MLP
 from mlp.train import Config, Diverged, Trainer
 
 from ..plots import words
@@ -448,12 +448,7 @@ class TrainingRunner:
         """Accuracy in slices of bounded memory and time, given up (None) once Stop is pressed."""
         if X is None:
             return None
-        size, correct = budget.eval_batch(self.config.hidden), 0
-        for lo in range(0, len(y), size):
-            if self._stop.is_set():
-                return None
-            correct += int((model.predict(as_inputs(X[lo:lo + size], model.dtype)) == y[lo:lo + size]).sum())
-        return correct / max(len(y), 1)
+        return model.accuracy(X, y, budget.eval_batch(self.config.hidden), given_up=self._stop.is_set)
 
     def checkpoint(self) -> "Checkpoint | None":
         """The run as it is now, to keep and resume from; None before the first model exists."""
