@@ -24,17 +24,11 @@ for note in train_session.read_link():
     st.warning(f"A setting in the link was not used: {note}.", icon=":material/link_off:")
 
 # -- settings ---------------------------------------------------------------------
-HELP = {"lr": "Learning rate η in θ ← θ − η∇θ. Too large and the loss explodes.",
-        "batch_size": "Training images per SGD step.", "epochs": "Passes over the 60,000 training images.",
-        "hidden": "Units in the hidden layer (the design document's network has 128).",
-        "seed": "Seeds the initial weights and the shuffling: the same seed gives the same run."}
-LABELS = {"lr": "Learning rate η", "batch_size": "Batch size", "epochs": "Epochs", "hidden": "Hidden units",
-          "seed": "Seed"}
-for column, name in zip(st.columns(len(train_state.TRAIN_FIELDS)), train_state.TRAIN_FIELDS):
+for column, (name, field) in zip(st.columns(len(train_state.TRAIN_FIELDS)), train_state.TRAIN_FIELDS.items()):
     low, high = Config.LIMITS[name]
     number = dict(step=0.01, format="%g") if isinstance(low, float) else dict(step=1)
-    column.number_input(LABELS[name], min_value=low, max_value=high, **state.kept(Key.train(name)),
-                        disabled=active, help=HELP[name], **number)
+    column.number_input(field.label, min_value=low, max_value=high, **state.kept(Key.train(name)),
+                        disabled=active, help=field.help, **number)
 motion, link = st.columns([2, 3], vertical_alignment="bottom")
 motion.select_slider("Slow motion", SLOW_MOTION, key=Key.SLOW_MOTION, on_change=actions.set_slow_motion,
                      format_func=lambda s: "off" if s == 0 else f"{words.number(s)} s a step",

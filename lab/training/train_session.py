@@ -25,7 +25,6 @@ from .runner import TrainingRunner
 
 LINK_FIELDS = [share.Field(name, type(getattr(Config(), name)), *Config.LIMITS[name])
                for name in train_state.TRAIN_FIELDS]
-SETTING_NAMES = {"lr": "η", "batch_size": "batch", "epochs": "epochs", "hidden": "hidden units", "seed": "seed"}
 DIVERGED_LR_CUT = 10     # a diverged run is offered to continue at this many times smaller η
 SHUTDOWN_WAIT = 5.0      # seconds the server's exit waits for its runs to keep their last steps
 
@@ -175,7 +174,7 @@ def settings_of(config: Config) -> dict[str, Any]:
 
 
 def settings_text(values: dict[str, Any]) -> str:
-    return " · ".join(f"{SETTING_NAMES[name]} {value:g}" for name, value in values.items())
+    return " · ".join(f"{train_state.TRAIN_FIELDS[name].short} {value:g}" for name, value in values.items())
 
 
 def read_link() -> list[str]:

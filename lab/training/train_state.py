@@ -2,7 +2,7 @@
 earlier runs, the link's conflict with a run, and the phase its controls were drawn for."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import streamlit as st
 
@@ -11,7 +11,24 @@ from mlp.train import Config
 from ..session import state
 from ..session.state import Key
 
-TRAIN_FIELDS = ("lr", "batch_size", "epochs", "hidden", "seed")   # Config fields the Train page sets
+
+
+class TrainField(NamedTuple):
+    """How the Train page names one Config field it sets."""
+    label: str      # the widget's
+    short: str      # in a line of settings ("η 0.1 · batch 128")
+    help: str
+
+
+TRAIN_FIELDS = {   # the Config fields the Train page sets, in its order
+    "lr": TrainField("Learning rate η", "η", "Learning rate η in θ ← θ − η∇θ. Too large and the loss explodes."),
+    "batch_size": TrainField("Batch size", "batch", "Training images per SGD step."),
+    "epochs": TrainField("Epochs", "epochs", "Passes over the 60,000 training images."),
+    "hidden": TrainField("Hidden units", "hidden units",
+                         "Units in the hidden layer (the design document's network has 128)."),
+    "seed": TrainField("Seed", "seed",
+                       "Seeds the initial weights and the shuffling: the same seed gives the same run."),
+}
 _DEFAULT_CONFIG = Config()   # mlp.train's 15 epochs: still live well after the charts first draw (docs/app.md)
 
 state.register({Key.SLOW_MOTION: 0.0, **{Key.train(name): getattr(_DEFAULT_CONFIG, name) for name in TRAIN_FIELDS}})
