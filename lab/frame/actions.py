@@ -30,7 +30,11 @@ def start() -> None:
     current = state.runner()
     if current is not None and current.alive:
         return
-    _launch(train_state.train_config())
+    try:
+        config = train_state.train_config()
+    except ValueError as e:
+        return _cannot_start(e)
+    _launch(config)
 
 
 @state.callback
@@ -46,6 +50,10 @@ def continue_run() -> None:
             train_state.set_train_settings(train_session.settings_of(config))
 
 
+def _cannot_start(reason: ValueError) -> None:
+    state.set_notice(Notice("error", f"Cannot start: {reason}."))
+
+
 def _launch(config, resume_from=None) -> None:
     token = browser.token()
     try:   # the constructor checks the settings and their budget
@@ -53,7 +61,7 @@ def _launch(config, resume_from=None) -> None:
                              on_checkpoint=lambda checkpoint: checkpoints.save(token, checkpoint),
                              resume_from=resume_from)
     except ValueError as e:
-        return state.set_notice(Notice("error", f"Cannot start: {e}."))
+        return _cannot_start(e)
     try:
         run.start()
     except TrainingBusy as e:

@@ -191,9 +191,9 @@ class TrainingRunner:
         run ends, with a Checkpoint to keep (e.g. on disk, so a reload finds the run again).
         `resume_from`: a checkpoint whose weights and history this run continues from.
 
-        Raises ValueError for settings out of range, budget.OverBudget for a run too big for a shared server.
+        Raises budget.OverBudget for a run too big for a shared server (the Config itself is in range: made so).
         """
-        self.config = budget.check(config.validate())
+        self.config = budget.check(config)
         self.id = next(_run_ids)
         self._load_data = load_data
         self._heartbeat_timeout = heartbeat_timeout

@@ -35,7 +35,7 @@ state.register({Key.SLOW_MOTION: 0.0, **{Key.train(name): getattr(_DEFAULT_CONFI
 
 
 def train_config() -> Config:
-    """The Train page's settings as a Config (validate() it before use)."""
+    """The Train page's settings as a Config (ValueError if one is out of range)."""
     return Config(**train_settings())
 
 
