@@ -131,8 +131,8 @@ def init() -> None:
     """Call first on every page run: defaults, and widget values kept across pages."""
     s = st.session_state
     if Key.KEPT not in s:
-        s[Key.KEPT] = dict(_WIDGET_DEFAULTS)
-    for key, value in _WIDGET_DEFAULTS.items():     # a feature first imported after this session began
+        s[Key.KEPT] = {}
+    for key, value in _WIDGET_DEFAULTS.items():     # also a default registered after this session began
         s[Key.KEPT].setdefault(key, value)
     for key, value in s[Key.KEPT].items():
         s[key] = value
