@@ -8,12 +8,6 @@ from __future__ import annotations
 import streamlit as st
 
 from . import sidebar
-# Each feature registers its kept widgets' defaults when imported: all of them before the first page run's init().
-from ..boundaries import boundaries_state  # noqa: F401
-from ..drawing import canvas  # noqa: F401
-from ..insight import clicks  # noqa: F401
-from ..my_digits import digits_state  # noqa: F401
-from ..training import train_state  # noqa: F401
 from ..session import browser, state
 from ..store import blas, models
 from ..training import train_session

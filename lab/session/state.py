@@ -101,7 +101,8 @@ _WIDGET_DEFAULTS: dict[str, Any] = {Key.MODEL_SOURCE: SHIPPED}
 
 
 def register(defaults: dict[str, Any]) -> None:
-    """A feature's kept widgets and their defaults (call at import, before any page run draws them)."""
+    """A feature's kept widgets and their defaults. Call at import: a page imports the modules that draw its
+    widgets before page.frame() runs init(), which adds a default registered after the session began."""
     _WIDGET_DEFAULTS.update(defaults)
 
 
