@@ -8,7 +8,7 @@ import streamlit as st
 
 from lab.drawing import canvas, draw, narrow, why
 from lab.drawing.canvas_widget import st_canvas
-from lab.frame import actions, page
+from lab.frame import page
 from lab.my_digits import view as my_digits_view
 from lab.plots import figures, images, words
 from lab.session import state
@@ -35,10 +35,10 @@ def draw_and_read() -> None:
         picture = st_canvas(stroke_width=state.widget_value(Key.STROKE_WIDTH), stroke_color="#FFFFFF",
                             background_color="#000000", width=280, height=280, drawing_mode="freedraw",
                             update_streamlit=True, return_image_data=True,
-                            initial_drawing=state.canvas_initial_strokes(), key=state.canvas_key())
-        st.button("Clear", icon=":material/delete:", on_click=actions.clear_canvas)
-    unreadable = canvas.read(picture)
-    drawing = state.drawing()
+                            initial_drawing=canvas.canvas_initial_strokes(), key=canvas.canvas_key())
+        st.button("Clear", icon=":material/delete:", on_click=canvas.clear_canvas)
+    drawing, unreadable = canvas.read(picture)
+    state.set_drawing(drawing)
 
     with right:
         sources = state.available_sources()

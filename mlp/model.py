@@ -27,7 +27,7 @@ the trainer, the Backprop page and the tests all run these same lines.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -132,10 +132,16 @@ class Classifier:
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.predict_proba(X).argmax(axis=1)
 
-    def accuracy(self, X: np.ndarray, y: np.ndarray, batch: int = 10_000) -> float:
-        """Share of rows of X whose predicted class is y. X may be uint8 0..255."""
+    def accuracy(self, X: np.ndarray, y: np.ndarray, batch: int = 10_000,
+                 given_up: Callable[[], bool] | None = None) -> float | None:
+        """Share of rows of X whose predicted class is y. X may be uint8 0..255.
+
+        `batch` rows at a time, so memory and the time between two looks at `given_up` stay bounded;
+        None once `given_up()` is true (a live run's Stop)."""
         correct = 0
         for i in range(0, len(y), batch):
+            if given_up is not None and given_up():
+                return None
             correct += int((self.predict(as_inputs(X[i:i + batch], self.dtype)) == y[i:i + batch]).sum())
         return correct / max(len(y), 1)
 

@@ -36,9 +36,13 @@ EXPLODED = 4.0
 CHECKPOINT_EVERY = 50  # steps between snapshots of known-good weights
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
-    """Hyperparameters. Defaults are the design document's plain SGD."""
+    """Hyperparameters. Defaults are the design document's plain SGD.
+
+    Checked once, where it is made: a Config that exists is in range (ValueError otherwise), so the Trainer,
+    the app's runner and the command line take it as it is, and the Train page's widgets read their bounds
+    from LIMITS."""
     epochs: int = 15
     batch_size: int = 128
     lr: float = 0.1
@@ -52,12 +56,15 @@ class Config:
     augment_share: float = 0.3  # with augment: share of each batch distorted
     synthetic: int = 0        # stroke digits from mlp.strokes' train families added to the training set
 
-    LIMITS = {  # name: (low, high), inclusive; checked by validate()
+    LIMITS = {  # name: (low, high), inclusive; checked by validate() when a Config is made
         "epochs": (1, 1000), "batch_size": (1, 60_000), "lr": (1e-6, 100.0),
         "hidden": (1, 4096), "seed": (0, 2**32 - 1), "momentum": (0.0, 0.999),
         "lr_decay": (0.01, 1.0), "l2": (0.0, 1.0), "elastic": (0.0, 100.0), "augment_share": (0.0, 1.0),
         "synthetic": (0, 200_000),
     }
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> "Config":
         """Raise ValueError naming the first setting out of range; return self."""
@@ -112,7 +119,6 @@ class Trainer:
     def __init__(self, model: Classifier, X: np.ndarray, y: np.ndarray, config: Config,
                  batches: Batches | None = None, checkpoint_every: int | None = CHECKPOINT_EVERY,
                  exploded: float | None = EXPLODED):
-        config.validate()
         X, y = np.asarray(X), np.asarray(y)
         d, C = model.inputs, model.classes
         if X.ndim != 2 or X.shape[1] != d or y.shape != (len(X),) or len(y) == 0:
@@ -307,12 +313,11 @@ def main(argv=None) -> int:
     from . import idx, weights
 
     args = parse_args(argv)
-    config = Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
-                    seed=args.seed, momentum=args.momentum, lr_decay=args.lr_decay, l2=args.l2,
-                    augment=args.augment, elastic=args.elastic, augment_share=args.augment_share,
-                    synthetic=args.synthetic)
     try:
-        config.validate()
+        config = Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
+                        seed=args.seed, momentum=args.momentum, lr_decay=args.lr_decay, l2=args.l2,
+                        augment=args.augment, elastic=args.elastic, augment_share=args.augment_share,
+                        synthetic=args.synthetic)
     except ValueError as e:
         raise SystemExit(f"error: {e}")
     X, y = idx.load_mnist("train")

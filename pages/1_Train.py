@@ -6,7 +6,7 @@ from lab.plots import words
 from lab.session import state
 from lab.session.state import Key
 from lab.store import mnist, user_weights
-from lab.training import describe, runner, train_session, train_view
+from lab.training import describe, runner, train_session, train_state, train_view
 from mlp.train import Config
 
 model = page.frame("Train", ":material/model_training:", needs_model=False)   # None: Save offers the run only
@@ -19,22 +19,16 @@ st.caption("Minibatch SGD from scratch in NumPy, in a background thread: it keep
 run = state.runner()
 status = run.status() if run is not None else None
 active = status is not None and status.active
-state.set_rendered_phase(status.phase if status else None)
+train_state.set_rendered_phase(status.phase if status else None)
 for note in train_session.read_link():
     st.warning(f"A setting in the link was not used: {note}.", icon=":material/link_off:")
 
 # -- settings ---------------------------------------------------------------------
-HELP = {"lr": "Learning rate η in θ ← θ − η∇θ. Too large and the loss explodes.",
-        "batch_size": "Training images per SGD step.", "epochs": "Passes over the 60,000 training images.",
-        "hidden": "Units in the hidden layer (the design document's network has 128).",
-        "seed": "Seeds the initial weights and the shuffling: the same seed gives the same run."}
-LABELS = {"lr": "Learning rate η", "batch_size": "Batch size", "epochs": "Epochs", "hidden": "Hidden units",
-          "seed": "Seed"}
-for column, name in zip(st.columns(len(state.TRAIN_FIELDS)), state.TRAIN_FIELDS):
+for column, (name, field) in zip(st.columns(len(train_state.TRAIN_FIELDS)), train_state.TRAIN_FIELDS.items()):
     low, high = Config.LIMITS[name]
     number = dict(step=0.01, format="%g") if isinstance(low, float) else dict(step=1)
-    column.number_input(LABELS[name], min_value=low, max_value=high, **state.kept(Key.train(name)),
-                        disabled=active, help=HELP[name], **number)
+    column.number_input(field.label, min_value=low, max_value=high, **state.kept(Key.train(name)),
+                        disabled=active, help=field.help, **number)
 motion, link = st.columns([2, 3], vertical_alignment="bottom")
 motion.select_slider("Slow motion", SLOW_MOTION, key=Key.SLOW_MOTION, on_change=actions.set_slow_motion,
                      format_func=lambda s: "off" if s == 0 else f"{words.number(s)} s a step",
@@ -60,7 +54,7 @@ buttons[5].button("Use on Draw", icon=":material/draw:", on_click=actions.use_tr
                   width="stretch", help="Answer with the model being trained on every page.")
 
 page.show(state.take_notice())
-conflict = state.link_conflict()
+conflict = train_state.link_conflict()
 if conflict is not None and run is not None:
     st.info(train_session.conflict_message(conflict, run), icon=":material/link:")
     if conflict.applied == "run":
@@ -90,7 +84,8 @@ elif status is not None and status.phase == runner.FINISHED:
     st.success(f"{describe.run(status)} Press “Use on Draw” to answer with it on every page.")
 elif status is None:
     if mnist.is_ready():
-        st.info(f"MNIST is on disk. Press Start to train {words.count(state.train_settings()['epochs'], 'epoch')} "
+        epochs = train_state.train_settings()["epochs"]
+        st.info(f"MNIST is on disk. Press Start to train {words.count(epochs, 'epoch')} "
                 "and watch the curves grow; Stop ends it early.")
     elif mnist.damaged():
         mnist_panel.offer_fetch("")   # names the refused files; Start would also fetch them again first
@@ -106,7 +101,7 @@ def live() -> None:
         return
     run.touch()
     status = run.status()
-    if status.phase != state.rendered_phase():
+    if status.phase != train_state.rendered_phase():
         st.rerun()
     if status.phase == runner.FETCHING:
         st.progress(status.fetch_fraction or 0.0,
@@ -123,7 +118,7 @@ def live() -> None:
     if status.steps == 0:
         return
     loss, accuracy = st.columns(2)
-    loss.plotly_chart(train_view.loss_curve(status, run.config, state.earlier_runs()), config=page.PLOT,
+    loss.plotly_chart(train_view.loss_curve(status, run.config, train_state.earlier_runs()), config=page.PLOT,
                       key="loss_curve")
     if status.test_accuracy:
         accuracy.plotly_chart(train_view.accuracy_curve(status), config=page.PLOT, key="accuracy_curve")

@@ -3,8 +3,8 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from lab.boundaries import figures as boundary_figures, side_by_side as boundaries, toy
-from lab.frame import actions, mnist_panel, page
+from lab.boundaries import boundaries_state as bd, figures as boundary_figures, side_by_side as boundaries, toy
+from lab.frame import mnist_panel, page
 from lab.plots import words
 from lab.session import state
 
@@ -17,36 +17,37 @@ st.markdown(
     "reader) learn to tell orange points from blue ones with the same SGD steps. The shading is what each "
     "model answers at every spot of the plane; the black line is its border, where it is 50/50.")
 
-state.boundaries_prepare(st.query_params)
+bd.boundaries_prepare(st.query_params)
 with st.container(border=True):
     data, noise, points, seed = st.columns([2.1, 1, 1, 0.7], gap="medium")
     data.radio("Data", list(toy.MAKERS), format_func=toy.NAMES.get, horizontal=True,
-               key=state.boundaries_widget_key("data"))
-    noise.slider("Noise", *boundaries.LIMITS["noise"], step=0.05, key=state.boundaries_widget_key("noise"))
-    points.slider("Points", *boundaries.LIMITS["points"], step=20, key=state.boundaries_widget_key("points"))
-    seed.number_input("Seed", *boundaries.LIMITS["seed"], step=1, key=state.boundaries_widget_key("seed"),
+               **state.kept(bd.boundaries_widget_key("data")))
+    noise.slider("Noise", *boundaries.LIMITS["noise"], step=0.05, **state.kept(bd.boundaries_widget_key("noise")))
+    points.slider("Points", *boundaries.LIMITS["points"], step=20, **state.kept(bd.boundaries_widget_key("points")))
+    seed.number_input("Seed", *boundaries.LIMITS["seed"], step=1, **state.kept(bd.boundaries_widget_key("seed")),
                       help="Chooses the points and the initial weights.")
     hidden, lr, controls = st.columns([1.6, 1, 2.3], gap="medium", vertical_alignment="bottom")
-    hidden.slider("Hidden units of the MLP", *boundaries.LIMITS["hidden"], key=state.boundaries_widget_key("hidden"),
+    hidden.slider("Hidden units of the MLP", *boundaries.LIMITS["hidden"],
+                  **state.kept(bd.boundaries_widget_key("hidden")),
                   help="Softmax regression has none.")
     lr.select_slider("Learning rate η", boundaries.LEARNING_RATES, format_func=words.number,
-                     key=state.boundaries_widget_key("lr"), help="May be changed while training.")
+                     **state.kept(bd.boundaries_widget_key("lr")), help="May be changed while training.")
 
-settings = state.boundaries_settings()
-state.boundaries_commit(settings, st.query_params)
-playing = state.boundaries_playing()
+settings = bd.boundaries_settings()
+bd.boundaries_commit(settings, st.query_params)
+playing = bd.boundaries_playing()
 with controls:
     play, step, reset = st.columns(3)
     play.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-                key="bd_play", type="primary", on_click=actions.boundaries_play_pause,
+                key="bd_play", type="primary", on_click=bd.boundaries_set_playing,
                 args=(not playing,), width="stretch")
     step_clicked = step.button("Step", key="bd_step", disabled=playing, width="stretch",
                                help=f"{boundaries.STEPS_PER_TICK} SGD steps")
-    reset.button("Reset", key="bd_reset", on_click=actions.boundaries_reset, width="stretch",
+    reset.button("Reset", key="bd_reset", on_click=bd.boundaries_reset, width="stretch",
                  help="Back to step 0: the same points and initial weights")
-    st.toggle("Hidden units' lines", key=state.Key.BD_SHOW_LINES,
+    st.toggle("Hidden units' lines", **state.kept(state.Key.BD_SHOW_LINES),
               help="Dotted on the MLP's plot: where each hidden unit j switches on (a1_j = 0).")
-for note in state.boundaries_link_notes(settings):
+for note in bd.boundaries_link_notes(settings):
     st.warning(note, icon=":material/link_off:")
 
 
@@ -55,21 +56,21 @@ def diverged_note(models: list[str]) -> str:
             "so they were put back and training paused. Choose a smaller η.")
 
 
-if step_clicked and (diverged := state.boundaries_side(settings).train(boundaries.STEPS_PER_TICK, settings.lr)):
-    state.boundaries_pause(diverged_note(diverged))
+if step_clicked and (diverged := bd.boundaries_side(settings).train(boundaries.STEPS_PER_TICK, settings.lr)):
+    bd.boundaries_pause(diverged_note(diverged))
 
 
 def live() -> None:
     """The part that trains and redraws; reruns on its own every boundaries.TICK seconds while playing."""
-    side = state.boundaries_side(settings)
-    if state.boundaries_playing():
+    side = bd.boundaries_side(settings)
+    if bd.boundaries_playing():
         diverged = side.train(boundaries.STEPS_PER_TICK, settings.lr)
-        if diverged or state.boundaries_should_pause(side.steps):
-            state.boundaries_pause(diverged_note(diverged) if diverged else
-                                 f"Paused after {state.BOUNDARIES_PLAY_CHUNK:,} steps; press Play to go on.")
+        if diverged or bd.boundaries_should_pause(side.steps):
+            bd.boundaries_pause(diverged_note(diverged) if diverged else
+                                 f"Paused after {bd.BOUNDARIES_PLAY_CHUNK:,} steps; press Play to go on.")
             st.rerun(scope="app")
-    if state.boundaries_notice():
-        st.info(state.boundaries_notice())
+    if bd.boundaries_notice():
+        st.info(bd.boundaries_notice())
     record = side.history[-1]
     axis = side.axis()
     linear_column, mlp_column = st.columns(2, gap="large")
@@ -82,7 +83,7 @@ def live() -> None:
     with mlp_column:
         st.metric(f"MLP ({settings.hidden} hidden) · training accuracy", f"{record.mlp:.1%}",
                   f"{record.mlp - record.linear:+.1%} vs softmax regression", delta_arrow="off", border=True)
-        lines = side.unit_lines() if state.boundaries_show_lines() else None
+        lines = side.unit_lines() if bd.boundaries_show_lines() else None
         st.plotly_chart(boundary_figures.regions(axis, side.regions(boundaries.NETWORK), side.X, side.y,
                                                  "MLP: a border that bends", lines),
                         config=PLOT, key="bd_mlp_regions")

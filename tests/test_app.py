@@ -13,6 +13,8 @@ import tomllib
 import numpy as np
 import pytest
 
+from lab.boundaries import boundaries_state
+from lab.drawing import canvas
 from lab.frame import actions
 from lab.insight import backprop
 from lab.my_digits import view as my_digits_view
@@ -105,14 +107,17 @@ def test_no_traceback_reaches_the_page_from_an_uncaught_error():
 def test_every_callback_the_pages_pass_is_wrapped():
     sources = "\n".join(path.read_text() for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))])
     view = (ROOT / "lab" / "my_digits" / "view.py").read_text()   # renders parts of pages, with its own callbacks
-    names = set(re.findall(r"on_(?:click|change)=actions\.(\w+)", sources + view))
-    assert {"start", "stop", "teach_drawing", "clear_canvas", "load_upload"} <= names
-    assert all(hasattr(getattr(actions, name), "__wrapped__") for name in names)
+    homes = {"actions": actions, "canvas": canvas, "bd": boundaries_state}   # where the pages' callbacks live
+    passed = set(re.findall(r"on_(?:click|change)=(\w+)\.(\w+)", sources + view))
+    assert {("actions", "start"), ("actions", "stop"), ("actions", "teach_drawing"), ("canvas", "clear_canvas"),
+            ("actions", "load_upload")} <= passed
+    assert all(hasattr(getattr(homes[home], name), "__wrapped__") for home, name in passed)
     own = set(re.findall(r"on_(?:click|change)=(\w+)[,)]", view))
     assert {"confirm", "correct", "load_set"} <= own
     assert all(hasattr(getattr(my_digits_view, name), "__wrapped__") for name in own)
     not_callbacks = r"\"ignore\"|\"rerun\""       # what on_change may say instead of a callback
-    assert not re.search(rf"on_(?:click|change)=(?!actions\.|{not_callbacks})", sources), "a callback from elsewhere"
+    assert not re.search(rf"on_(?:click|change)=(?!(?:actions|canvas|bd)\.|{not_callbacks})", sources), \
+        "a callback from elsewhere"
     assert hasattr(state.kept("any")["on_change"], "__wrapped__")
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab.boundaries import side_by_side as boundaries, toy
+from lab.boundaries import boundaries_state, side_by_side as boundaries, toy
 from lab.session import state
 from lab.store import blas
 from support import needs_mnist, streamlit_server
@@ -274,12 +274,12 @@ def test_play_and_pause_set_the_state_so_a_doubled_click_means_what_its_label_sa
     toggle back to playing."""
     monkeypatch.setattr(state.st, "session_state", {})
     for play in (True, True, False, False, True):
-        state.boundaries_set_playing(play)
-        assert state.boundaries_playing() is play
+        boundaries_state.boundaries_set_playing(play)
+        assert boundaries_state.boundaries_playing() is play
 
 
 def test_play_stops_by_itself_after_a_chunk_of_steps(monkeypatch):
-    monkeypatch.setattr(state, "BOUNDARIES_PLAY_CHUNK", 2 * boundaries.STEPS_PER_TICK)
+    monkeypatch.setattr(boundaries_state, "BOUNDARIES_PLAY_CHUNK", 2 * boundaries.STEPS_PER_TICK)
     at = open_page()
     at.button(key="bd_play").click().run()
     at.run()

@@ -29,7 +29,7 @@ from lab.plots import figures, words
 from lab.session import share, state
 from lab.session.state import Key
 from lab.store import budget, mnist, models, user_weights
-from lab.training import train_session
+from lab.training import train_session, train_state
 from lab.training.loss_history import LossHistory
 from lab.training.runner import TrainingRunner
 from mlp import weights
@@ -518,7 +518,7 @@ def test_bad_link_values_show_in_chromium_as_written(new_tab, server):
     url, _ = server
     tab = new_tab()
     for texts in (HOSTILE_TEXTS[:5], HOSTILE_TEXTS[5:]):
-        query = "&".join(f"{name}={urllib.parse.quote(text)}" for name, text in zip(state.TRAIN_FIELDS, texts))
+        query = "&".join(f"{name}={urllib.parse.quote(text)}" for name, text in zip(train_state.TRAIN_FIELDS, texts))
         tab.goto(f"{url}/Train?{query}")
         alerts = tab.locator('[data-testid="stAlert"] [data-testid="stMarkdownContainer"]')
         alerts = alerts.filter(has_text="ignored")

@@ -35,10 +35,6 @@ CROSS_FEATURE = {
     ("my_digits/view", "training/checkpoints"),       # what this browser keeps, and Forget
 }
 SESSION_TO_FEATURE = {
-    ("session/state", "training/runner"),        # the run kept per session: TrainingRunner
-    ("session/state", "training/describe"),      # the Train widgets' defaults and limits
-    ("session/state", "my_digits/digit_set"),    # Teach it and fine-tuning defaults
-    ("session/state", "boundaries/side_by_side"),  # the Boundaries controller and its link keys
     ("session/browser", "training/checkpoints"),  # the browser token names a checkpoint
     ("session/browser", "my_digits/digit_set"),   # keep_my_digits: the set a browser keeps (issue 17)
 }

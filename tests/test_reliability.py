@@ -25,7 +25,7 @@ from lab.insight import backprop, evaluate
 from lab.session import state
 from lab.session.state import Key
 from lab.store import mnist, models, user_weights
-from lab.training import runner as runner_module
+from lab.training import runner as runner_module, train_state
 from mlp import weights
 from mlp.model import MLP
 from mlp.train import Config
@@ -260,7 +260,7 @@ def test_start_with_damaged_mnist_fetches_it_again_then_trains(app, damaged_mnis
 
 def test_train_widgets_have_the_engines_limits(app):
     app.switch_page(TRAIN).run()
-    for name in state.TRAIN_FIELDS:
+    for name in train_state.TRAIN_FIELDS:
         widget = app.number_input(key=Key.train(name))
         assert (widget.min, widget.max) == Config.LIMITS[name], name
 
@@ -275,12 +275,12 @@ def test_out_of_range_settings_never_get_past_the_widgets(app, name, bad):
     value = app.number_input(key=Key.train(name)).value
     low, high = Config.LIMITS[name]
     assert low <= value <= high
-    Config(**{field: app.number_input(key=Key.train(field)).value for field in state.TRAIN_FIELDS}).validate()
+    Config(**{field: app.number_input(key=Key.train(field)).value for field in train_state.TRAIN_FIELDS}).validate()
 
 
 def test_start_refuses_settings_the_engine_rejects(app, monkeypatch):
     """If a bad setting ever got past the widgets, the engine's own validation still stops it."""
-    monkeypatch.setattr(state, "train_config", lambda: Config(epochs=5, lr=500.0))
+    monkeypatch.setattr(train_state, "train_config", lambda: Config(epochs=5, lr=500.0))
     app.switch_page(TRAIN).run()
     click(app, "Start")
     assert any("Cannot start: lr must be between" in e.value for e in app.error)

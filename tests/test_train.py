@@ -163,6 +163,8 @@ def test_momentum_l2_and_decay_change_the_run(mnist):
 def test_out_of_range_settings_are_refused_by_name(field, value):
     with pytest.raises(ValueError, match=field):
         Config(**{field: value}).validate()
+    with pytest.raises(ValueError, match=field):   # where it is made: no Config out of range exists
+        Config(**{field: value})
 
 
 def test_divergence_is_caught_within_one_step_and_weights_stay_finite():

@@ -10,12 +10,12 @@ from mlp.model import MLP
 
 from ..drawing import draw
 from ..insight import evaluate
-from ..my_digits import digit_set as my_digits
+from ..my_digits import digit_set as my_digits, digits_state
 from ..plots import words
 from ..session import browser, state
 from ..session.state import Key, Notice
 from ..store import mnist, models, user_weights
-from ..training import checkpoints, train_session, train_view
+from ..training import checkpoints, train_session, train_state, train_view
 from ..training.runner import TrainingBusy, TrainingRunner
 
 MAX_UPLOAD_MB = weights.MAX_BYTES // 2**20
@@ -30,7 +30,11 @@ def start() -> None:
     current = state.runner()
     if current is not None and current.alive:
         return
-    _launch(state.train_config())
+    try:
+        config = train_state.train_config()
+    except ValueError as e:
+        return _cannot_start(e)
+    _launch(config)
 
 
 @state.callback
@@ -43,17 +47,21 @@ def continue_run() -> None:
     if checkpoint is not None:
         _launch(config, resume_from=replace(checkpoint, config=config))
         if state.runner() is not current:   # it started: the fields show what it trains with
-            state.set_train_settings(train_session.settings_of(config))
+            train_state.set_train_settings(train_session.settings_of(config))
+
+
+def _cannot_start(reason: ValueError) -> None:
+    state.set_notice(Notice("error", f"Cannot start: {reason}."))
 
 
 def _launch(config, resume_from=None) -> None:
     token = browser.token()
     try:   # the constructor checks the settings and their budget
-        run = TrainingRunner(config, connected=train_session.session_connected(), step_delay=state.slow_motion(),
+        run = TrainingRunner(config, connected=train_session.session_connected(), step_delay=train_state.slow_motion(),
                              on_checkpoint=lambda checkpoint: checkpoints.save(token, checkpoint),
                              resume_from=resume_from)
     except ValueError as e:
-        return state.set_notice(Notice("error", f"Cannot start: {e}."))
+        return _cannot_start(e)
     try:
         run.start()
     except TrainingBusy as e:
@@ -62,14 +70,14 @@ def _launch(config, resume_from=None) -> None:
     state.set_runner(run)
     train_session.follow(token, run)
     state.set_notice(None)
-    state.set_link_conflict(None)
+    train_state.set_link_conflict(None)
 
 
 def _retire(run: TrainingRunner | None) -> None:
     """Keep a replaced run's curve to overlay on the next ones."""
     if run is not None:
         summary = train_view.summarise(run.config, run.status())
-        state.set_earlier_runs(train_view.remember(state.earlier_runs(), summary))
+        train_state.set_earlier_runs(train_view.remember(train_state.earlier_runs(), summary))
 
 
 @state.callback
@@ -77,7 +85,7 @@ def set_slow_motion() -> None:
     """On-change of Slow motion: it takes effect on the run at once, and on the next ones."""
     state.keep(Key.SLOW_MOTION)
     if state.runner() is not None:
-        state.runner().step_delay = state.slow_motion()
+        state.runner().step_delay = train_state.slow_motion()
 
 
 @state.callback
@@ -97,29 +105,25 @@ def teach_drawing() -> None:
     taught.meta.update(lessons=lessons, taught_from=base)
     name = f"Your model: {base} + {lessons} lesson{'s' if lessons > 1 else ''}"
     browser.adopt_model(models.new_ref(taught, name, prefix="taught"))
-    state.set_teach_result(state.TeachResult(drawing.digest, label, before, after, cost))
-
-
-def _steer(action: str) -> None:
-    """Pause, resume or stop the session's run, if it has one."""
-    run = state.runner()
-    if run is not None:
-        getattr(run, action)()
+    digits_state.set_teach_result(digits_state.TeachResult(drawing.digest, label, before, after, cost))
 
 
 @state.callback
 def pause() -> None:
-    _steer("pause")
+    if (run := state.runner()) is not None:
+        run.pause()
 
 
 @state.callback
 def resume() -> None:
-    _steer("resume")
+    if (run := state.runner()) is not None:
+        run.resume()
 
 
 @state.callback
 def stop() -> None:
-    _steer("stop")
+    if (run := state.runner()) is not None:
+        run.stop()
 
 
 @state.callback
@@ -137,7 +141,7 @@ def _discard_run() -> None:
     checkpoints.forget(browser.token(), checkpoints.RUN)
     train_session.let_go(browser.token())
     state.set_runner(None)
-    state.set_link_conflict(None)
+    train_state.set_link_conflict(None)
     if state.model_source() == state.TRAINED:
         state.set_model_source(state.SHIPPED)
 
@@ -242,22 +246,3 @@ def load_saved() -> None:
     browser.adopt_model(models.new_ref(model, f"Loaded from {name}", prefix="saved"))
     state.set_notice(Notice("success", f"Loaded {words.plain(name)} ({words.count(model.hidden, 'hidden unit')}); "
                                        "it is now the model in use."), slot=state.WEIGHTS)
-
-
-
-@state.callback
-def clear_canvas() -> None:
-    """On-click of Clear: a fresh canvas and no drawing."""
-    state.clear_canvas()
-
-
-@state.callback
-def boundaries_play_pause(play: bool) -> None:
-    """On-click of Play (play=True) or Pause (play=False) on the Boundaries page."""
-    state.boundaries_set_playing(play)
-
-
-@state.callback
-def boundaries_reset() -> None:
-    """On-click of Reset on the Boundaries page: fresh models on the same data, paused."""
-    state.boundaries_reset()

@@ -8,6 +8,8 @@ from ..session.state import Key
 CONFUSION = "confusion"       # chart keys
 WEIGHT_GRID = "weight_grid"
 
+state.register({Key.UNIT: 0, Key.CELL_TRUE: 0, Key.CELL_PREDICTED: 0})   # the widgets these clicks choose in
+
 
 @state.callback
 def choose_cell() -> None:

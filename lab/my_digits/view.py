@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import digit_set as md
+from . import digit_set as md, digits_state
 from ..drawing import draw
 from ..frame import actions, page
 from ..plots import figures, images, words
@@ -37,7 +37,7 @@ def is_it_right(answer: draw.Answer, drawing: state.Drawing) -> None:
     pick.selectbox("The right digit is", range(10), key=Key.TEACH_LABEL)
     fix.button("Correct it", icon=":material/edit:", on_click=correct, key="correct_digit")
     page.show(state.take_notice(SLOT))
-    digits = state.my_digits()
+    digits = digits_state.my_digits()
     known = digits.label_of(drawing.x)
     if known is not None:
         st.markdown(f"This drawing is in **My digits** as {words.article(known)}; the set holds "
@@ -59,7 +59,7 @@ def teach_it(drawing: state.Drawing) -> None:
     rate, go = st.columns([6, 2], vertical_alignment="bottom")
     rate.slider("Step size η", *md.LESSON_LR_RANGE, step=0.001, format="%.3f", **state.kept(Key.TEACH_LR))
     go.button("Teach it", icon=":material/school:", on_click=actions.teach_drawing, type="primary")
-    lesson = state.teach_result()
+    lesson = digits_state.teach_result()
     if lesson is not None and lesson.digest == drawing.digest:
         st.plotly_chart(figures.before_after(lesson.before, lesson.after, lesson.label), config=page.PLOT,
                         key="lesson")
@@ -85,7 +85,7 @@ def cost_line(cost: md.Cost | None) -> None:
 # -- the My digits page ------------------------------------------------------------------------------
 
 def page_body() -> None:
-    digits = state.my_digits()
+    digits = digits_state.my_digits()
     st.caption("The drawings you confirmed or corrected on the Draw page, with the digit you said they are. "
                "See what each model reads, keep the set as a file, and fine-tune a model on it.")
     # One container each for the parts whose length varies, so the uploader below keeps its place in the
@@ -177,7 +177,7 @@ def _fine_tune(digits: md.DigitSet) -> None:
                 "once to fetch them (about 11 MB).", icon=":material/cloud_download:")
     if clicked and ready:
         _run_fine_tune(ref, digits)
-    done = state.fine_tune_result()
+    done = digits_state.fine_tune_result()
     if done is not None:
         _show_fine_tune(*done)
 
@@ -202,7 +202,7 @@ def _run_fine_tune(ref: models.ModelRef, digits: md.DigitSet) -> None:
                                      replay_per_batch=settings.replay_per_batch))
     label = f"Your model: {base} fine-tuned on {len(digits)} of my digits ({result.test_after:.1%} test accuracy)"
     browser.adopt_model(models.new_ref(tuned, label, prefix="tuned"))
-    state.set_fine_tune_result((ref.label, len(digits), result._replace(model=None)))
+    digits_state.set_fine_tune_result((ref.label, len(digits), result._replace(model=None)))
     st.rerun()   # the sidebar and the readings above now show the new model
 
 
@@ -251,7 +251,7 @@ def _add(label: int) -> None:
     if drawing is None:
         return
     try:
-        digits = state.my_digits().add(drawing.x, label, drawing.strokes)
+        digits = digits_state.my_digits().add(drawing.x, label, drawing.strokes)
     except ValueError as e:
         return state.set_notice(Notice("error", f"Not added: {e}."), SLOT)
     browser.keep_my_digits(digits)
@@ -264,7 +264,7 @@ def load_set() -> None:
     uploaded = state.widget_value(Key.MY_DIGITS_UPLOAD)
     if uploaded is None or state.upload_outcome(uploaded.file_id, Key.MY_DIGITS_UPLOAD_OUTCOME) is not None:
         return
-    mine = state.my_digits()
+    mine = digits_state.my_digits()
     try:
         loaded = md.from_bytes(uploaded.getvalue())
         merged = mine.merged(loaded)
@@ -279,7 +279,7 @@ def load_set() -> None:
 
 @state.callback
 def remove_last() -> None:
-    digits = state.my_digits()
+    digits = digits_state.my_digits()
     if len(digits):
         browser.keep_my_digits(digits.without(len(digits) - 1))
         state.set_notice(Notice("info", "Removed the last drawing."), SLOT)

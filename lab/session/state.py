@@ -12,12 +12,16 @@ This is the only module that touches st.session_state.  Two kinds of entries:
   setters here write there too, and `init()` writes every value back from
   there before any widget is drawn;
 - app objects: the drawing, the session's own model, the training runner, ...
+
+Here live the mechanism and the entries every page shares (the drawing, which model answers, the run and
+the My digits set a browser keeps); each feature keeps its own accessors, callbacks and widget defaults
+beside it (lab/training/train_state.py, lab/my_digits/digits_state.py, lab/boundaries/boundaries_state.py,
+lab/drawing/canvas.py, lab/insight/clicks.py) and registers those defaults here with `register`, so this
+module imports no feature.  The keys stay listed together in `Key`, so no two features pick the same one.
 """
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from dataclasses import asdict, replace
 import logging
 from typing import Any, Callable, Literal, NamedTuple
 
@@ -25,13 +29,8 @@ import numpy as np
 import streamlit as st
 
 from mlp import preprocess
-from mlp.train import Config
 
-from ..boundaries.side_by_side import QUERY_KEYS, Settings, SideBySide, from_query, to_query
-from ..my_digits import digit_set as md
 from ..store import models
-from ..training import describe
-from ..training.runner import TrainingRunner
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ class Key:
     MY_DIGITS_UPLOAD_OUTCOME = "my_digits_upload_outcome"
     FINE_TUNE_RESULT = "fine_tune_result"
     # the Boundaries page
-    BD_SETTINGS, BD_ADOPTED = "boundaries_settings", "boundaries_adopted"
+    BD_ADOPTED = "boundaries_adopted"
     BD_LINKED, BD_NOTES = "boundaries_linked", "boundaries_link_notes"   # what the link gave, what it could not
     BD_SIDE, BD_PLAY_UNTIL, BD_NOTICE = "boundaries_side", "boundaries_play_until", "boundaries_notice"
     BD_SHOW_LINES = "bd_show_lines"
@@ -93,25 +92,18 @@ class Key:
         return f"notice_{slot}"
 
 
-TRAIN_FIELDS = ("lr", "batch_size", "epochs", "hidden", "seed")   # Config fields the Train page sets
 SHIPPED, TRAINED, OWN = "shipped", "trained", "own"   # where the model in use comes from
 CONTROLS, WEIGHTS = "controls", "weights"             # where on the Train page a notice is shown
 KEPT = "kept"                                         # under every page's title: what the server keeps
 
-_DEFAULT_CONFIG = Config()   # mlp.train's 15 epochs: still live well after the charts first draw (docs/app.md)
+# Every kept widget's default, by key: the model source here, the rest registered by the features that draw them.
+_WIDGET_DEFAULTS: dict[str, Any] = {Key.MODEL_SOURCE: SHIPPED}
 
-_WIDGET_DEFAULTS: dict[str, Any] = {
-    Key.STROKE_WIDTH: 18,
-    Key.MODEL_SOURCE: SHIPPED,
-    Key.TEACH_LR: md.LESSON_LR,
-    Key.UNIT: 0,
-    Key.CELL_TRUE: 0,
-    Key.CELL_PREDICTED: 0,
-    Key.SLOW_MOTION: 0.0,
-    Key.FINE_TUNE_EPOCHS: md.FineTuneSettings().epochs,
-    Key.FINE_TUNE_LR: md.FineTuneSettings().lr,
-    **{Key.train(name): getattr(_DEFAULT_CONFIG, name) for name in TRAIN_FIELDS},
-}
+
+def register(defaults: dict[str, Any]) -> None:
+    """A feature's kept widgets and their defaults. Call at import: a page imports the modules that draw its
+    widgets before page.frame() runs init(), which adds a default registered after the session began."""
+    _WIDGET_DEFAULTS.update(defaults)
 
 
 class Drawing(NamedTuple):
@@ -122,14 +114,6 @@ class Drawing(NamedTuple):
     digest: str              # identifies this drawing (Teach it results belong to one drawing)
     picture: str = ""        # identifies the canvas's picture it was read from (read once, not every rerun)
     drawn_at: float = 0.0    # time.monotonic() when that picture arrived: the pen may still be drawing
-
-
-class TeachResult(NamedTuple):
-    digest: str              # the drawing it was taught on
-    label: int
-    before: np.ndarray       # (10,) probabilities
-    after: np.ndarray
-    cost: md.Cost | None = None   # MNIST test accuracy before and after (None without MNIST)
 
 
 class Notice(NamedTuple):
@@ -148,7 +132,9 @@ def init() -> None:
     """Call first on every page run: defaults, and widget values kept across pages."""
     s = st.session_state
     if Key.KEPT not in s:
-        s[Key.KEPT] = dict(_WIDGET_DEFAULTS)
+        s[Key.KEPT] = {}
+    for key, value in _WIDGET_DEFAULTS.items():     # also a default registered after this session began
+        s[Key.KEPT].setdefault(key, value)
     for key, value in s[Key.KEPT].items():
         s[key] = value
 
@@ -216,40 +202,7 @@ def follow(key: str, default: Any, subject: str) -> None:
         st.session_state[seen] = subject
 
 
-# -- the canvas ------------------------------------------------------------------
-
-def _generation() -> int:
-    return st.session_state.get(Key.CANVAS_GENERATION, 0)
-
-
-def canvas_key() -> str:
-    """The canvas's widget key; a new key is a new, empty canvas (that is how Clear works)."""
-    return Key.canvas(_generation())
-
-
-def canvas_mounted() -> bool:
-    """Whether the canvas was on the page in the previous run (its state is dropped otherwise)."""
-    return canvas_key() in st.session_state
-
-
-def canvas_initial_strokes() -> dict | None:
-    """Strokes to redraw in the current canvas (after a page switch), or None for an empty one."""
-    restore = st.session_state.get(Key.CANVAS_RESTORE)
-    return restore[1] if restore and restore[0] == canvas_key() else None
-
-
-def clear_canvas() -> None:
-    """A fresh canvas and no drawing."""
-    st.session_state[Key.CANVAS_GENERATION] = _generation() + 1
-    st.session_state[Key.CANVAS_RESTORE] = None
-    st.session_state[Key.DRAWING] = None
-
-
-def reopen_canvas(strokes: dict) -> None:
-    """A fresh canvas that starts with `strokes` (the old one was dropped by a page switch)."""
-    st.session_state[Key.CANVAS_GENERATION] = _generation() + 1
-    st.session_state[Key.CANVAS_RESTORE] = (canvas_key(), strokes)
-
+# -- the drawing (the Draw page makes it, every page reads it) --------------------------
 
 def drawing() -> Drawing | None:
     return st.session_state.get(Key.DRAWING)
@@ -282,11 +235,7 @@ def set_own_model(ref: models.ModelRef) -> None:
 def trained_model() -> models.ModelRef | None:
     """The training run's current weights (a consistent copy), or None if there is none yet."""
     run = runner()
-    snap = run.snapshot() if run is not None else None
-    if snap is None:
-        return None
-    model, version = snap
-    return models.ModelRef(model, f"run{run.id}-v{version}", describe.trained_model(run.status()))
+    return run.model_ref() if run is not None else None
 
 
 def available_sources() -> list[str]:
@@ -310,77 +259,26 @@ def model_in_use() -> models.ModelRef:
     return models.shipped()
 
 
-# -- teaching on a drawing ----------------------------------------------------------------
+# -- the My digits set (kept per browser, restored with the run) --------------------------------
 
-def teach_result() -> TeachResult | None:
-    return st.session_state.get(Key.TEACH_RESULT)
-
-
-def set_teach_result(value: TeachResult | None) -> None:
-    st.session_state[Key.TEACH_RESULT] = value
+def my_digits():
+    """The drawings this session confirmed or corrected (a my_digits.digit_set.DigitSet), or None for none yet."""
+    return st.session_state.get(Key.MY_DIGITS)
 
 
-# -- My digits ------------------------------------------------------------------------------
-
-_EMPTY_SET = md.DigitSet()
-
-
-def my_digits() -> md.DigitSet:
-    """The drawings this session confirmed or corrected (an empty set at first)."""
-    found = st.session_state.get(Key.MY_DIGITS)
-    return found if found is not None else _EMPTY_SET
-
-
-def set_my_digits(value: md.DigitSet) -> None:
+def set_my_digits(value) -> None:
     st.session_state[Key.MY_DIGITS] = value
-
-
-def fine_tune_result() -> tuple | None:
-    """(label of the model it started from, set size, md.FineTuneResult without its model) or None."""
-    return st.session_state.get(Key.FINE_TUNE_RESULT)
-
-
-def set_fine_tune_result(value: tuple | None) -> None:
-    st.session_state[Key.FINE_TUNE_RESULT] = value
 
 
 # -- training ----------------------------------------------------------------------------
 
-def runner() -> TrainingRunner | None:
+def runner():
+    """The session's training run (a training.runner.TrainingRunner), or None."""
     return st.session_state.get(Key.RUNNER)
 
 
-def set_runner(value: TrainingRunner | None) -> None:
+def set_runner(value) -> None:
     st.session_state[Key.RUNNER] = value
-
-
-def train_config() -> Config:
-    """The Train page's settings as a Config (validate() it before use)."""
-    return Config(**train_settings())
-
-
-def train_settings() -> dict[str, Any]:
-    """The Train page's settings, by Config field."""
-    return {name: st.session_state.get(Key.train(name), getattr(_DEFAULT_CONFIG, name)) for name in TRAIN_FIELDS}
-
-
-def set_train_settings(values: dict[str, Any]) -> None:
-    """Only before the Train page's widgets are drawn in this run, or from a callback."""
-    for name, value in values.items():
-        if name in TRAIN_FIELDS:
-            _set_widget(Key.train(name), value)
-
-
-def slow_motion() -> float:
-    return float(st.session_state.get(Key.SLOW_MOTION, 0.0))
-
-
-def earlier_runs() -> list:
-    return st.session_state.get(Key.EARLIER_RUNS, [])
-
-
-def set_earlier_runs(runs: list) -> None:
-    st.session_state[Key.EARLIER_RUNS] = runs
 
 
 def browser_token() -> str | None:
@@ -389,15 +287,6 @@ def browser_token() -> str | None:
 
 def set_browser_token(token: str) -> None:
     st.session_state[Key.BROWSER_TOKEN] = token
-
-
-def link_conflict():
-    """train_session.LinkConflict, or None."""
-    return st.session_state.get(Key.LINK_CONFLICT)
-
-
-def set_link_conflict(value) -> None:
-    st.session_state[Key.LINK_CONFLICT] = value
 
 
 def close_popover(key: str) -> None:
@@ -441,103 +330,6 @@ def set_upload_outcome(file_id: str, outcome: Notice, key: str = Key.UPLOAD_OUTC
     st.session_state[key] = (file_id, outcome)
 
 
-def rendered_phase() -> str | None:
-    """The training phase the Train page's controls were last drawn for."""
-    return st.session_state.get(Key.RENDERED_PHASE)
-
-
-def set_rendered_phase(phase: str | None) -> None:
-    st.session_state[Key.RENDERED_PHASE] = phase
-
-
 def widget_value(key: str) -> Any:
     """The current value of a widget that handles itself (e.g. the weights uploader)."""
     return st.session_state.get(key)
-
-
-# -- the Boundaries page (widget values mirrored in Key.BD_SETTINGS; the link read once per session) -----
-
-BOUNDARIES_PLAY_CHUNK = 20_000     # steps per press of Play, so a forgotten tab stops using the CPU
-
-
-def boundaries_widget_key(field: str) -> str:
-    return f"bd_{field}"
-
-
-def boundaries_prepare(query: Mapping[str, Any]) -> None:
-    """Call before drawing the widgets: adopt the link's settings once, restore widget values."""
-    s = st.session_state
-    if not s.get(Key.BD_ADOPTED):
-        settings, notes = from_query(query)
-        s[Key.BD_SETTINGS], s[Key.BD_LINKED], s[Key.BD_NOTES], s[Key.BD_ADOPTED] = settings, settings, notes, True
-    for field, value in asdict(s[Key.BD_SETTINGS]).items():
-        if boundaries_widget_key(field) not in s:
-            s[boundaries_widget_key(field)] = value
-    s[Key.BD_SHOW_LINES] = s.get(Key.BD_SHOW_LINES, True)
-
-
-def boundaries_settings() -> Settings:
-    """The settings the widgets show now (after they are drawn)."""
-    s = st.session_state
-    shown = {field: s[boundaries_widget_key(field)] for field in QUERY_KEYS if boundaries_widget_key(field) in s}
-    return replace(s[Key.BD_SETTINGS], **shown)
-
-
-def boundaries_commit(settings: Settings, query) -> None:
-    """Remember `settings` and put them in the link (writing only keys that differ; other keys stay)."""
-    st.session_state[Key.BD_SETTINGS] = settings
-    for key, value in to_query(settings).items():
-        if query.get(key) != value:
-            query[key] = value
-
-
-def boundaries_show_lines() -> bool:
-    return bool(st.session_state.get(Key.BD_SHOW_LINES, True))
-
-
-def boundaries_link_notes(settings: Settings) -> list[str]:
-    """Notes about ignored link values, until the user changes the settings the link gave."""
-    return st.session_state[Key.BD_NOTES] if settings == st.session_state.get(Key.BD_LINKED) else []
-
-
-def boundaries_side(settings: Settings) -> SideBySide:
-    """The session's two models for these settings; new ones (step 0) when the problem changed."""
-    current = st.session_state.get(Key.BD_SIDE)
-    if current is None or current.problem != settings.problem():
-        current = st.session_state[Key.BD_SIDE] = SideBySide(settings)
-        st.session_state[Key.BD_NOTICE] = None     # it was about the old models
-    return current
-
-
-def boundaries_reset() -> None:
-    """Fresh models on the same data, paused (see actions.boundaries_reset)."""
-    st.session_state.pop(Key.BD_SIDE, None)
-    boundaries_pause()
-
-
-def boundaries_playing() -> bool:
-    return st.session_state.get(Key.BD_PLAY_UNTIL) is not None
-
-
-def boundaries_set_playing(play: bool) -> None:
-    """Play or pause (see actions.boundaries_play_pause). Setting, not toggling: a click that reaches the
-    server twice, or after the state it was pressed in has changed, still means what its label said."""
-    if not play:
-        return boundaries_pause()
-    current = st.session_state.get(Key.BD_SIDE)
-    st.session_state[Key.BD_PLAY_UNTIL] = (current.steps if current is not None else 0) + BOUNDARIES_PLAY_CHUNK
-    st.session_state[Key.BD_NOTICE] = None
-
-
-def boundaries_should_pause(steps: int) -> bool:
-    until = st.session_state.get(Key.BD_PLAY_UNTIL)
-    return until is not None and steps >= until
-
-
-def boundaries_pause(notice: str | None = None) -> None:
-    st.session_state[Key.BD_PLAY_UNTIL] = None
-    st.session_state[Key.BD_NOTICE] = notice
-
-
-def boundaries_notice() -> str | None:
-    return st.session_state.get(Key.BD_NOTICE)

@@ -124,7 +124,7 @@ def load(token: str) -> Checkpoint | None:
     except (OSError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile, EOFError) as e:
         raise CheckpointError(f"the checkpoint cannot be read: {e}") from None
     try:
-        config = Config(**info["config"]).validate()
+        config = Config(**info["config"])
         model = MLP(*(arrays[name] for name in PARAMS))
         h = config.hidden
         shapes = {"W1": (model.W1.shape[0], h), "b1": (h,), "W2": (h, model.W2.shape[1]), "b2": (model.W2.shape[1],)}

@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from mlp.model import MLP, as_inputs
+from mlp.model import MLP
 from mlp.train import Config, Diverged, Trainer
 
 from ..plots import words
@@ -191,9 +191,9 @@ class TrainingRunner:
         run ends, with a Checkpoint to keep (e.g. on disk, so a reload finds the run again).
         `resume_from`: a checkpoint whose weights and history this run continues from.
 
-        Raises ValueError for settings out of range, budget.OverBudget for a run too big for a shared server.
+        Raises budget.OverBudget for a run too big for a shared server (the Config itself is in range: made so).
         """
-        self.config = budget.check(config.validate())
+        self.config = budget.check(config)
         self.id = next(_run_ids)
         self._load_data = load_data
         self._heartbeat_timeout = heartbeat_timeout
@@ -323,6 +323,16 @@ class TrainingRunner:
                           losses, loss_steps, tuple(self._accuracy), tuple(self._train_accuracy),
                           tuple(self._dead_units), self.step_delay)
 
+    def model_ref(self):
+        """The current weights as the model in use (a store.models.ModelRef), or None before the first model."""
+        from ..store import models
+        from .describe import trained_model     # describe reads this module's Status
+        snap = self.snapshot()
+        if snap is None:
+            return None
+        model, version = snap
+        return models.ModelRef(model, f"run{self.id}-v{version}", trained_model(self.status()))
+
     def snapshot(self) -> tuple[MLP, int] | None:
         """(a read-only copy of the weights, version), or None before the first model exists.
 
@@ -438,12 +448,7 @@ class TrainingRunner:
         """Accuracy in slices of bounded memory and time, given up (None) once Stop is pressed."""
         if X is None:
             return None
-        size, correct = budget.eval_batch(self.config.hidden), 0
-        for lo in range(0, len(y), size):
-            if self._stop.is_set():
-                return None
-            correct += int((model.predict(as_inputs(X[lo:lo + size], model.dtype)) == y[lo:lo + size]).sum())
-        return correct / max(len(y), 1)
+        return model.accuracy(X, y, budget.eval_batch(self.config.hidden), given_up=self._stop.is_set)
 
     def checkpoint(self) -> "Checkpoint | None":
         """The run as it is now, to keep and resume from; None before the first model exists."""

@@ -17,14 +17,14 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mlp.train import Config
 
-from . import checkpoints, describe, runner
+from . import checkpoints, describe, runner, train_state
 from ..plots import words
 from ..session import browser, share, state
 from ..session.state import Key
 from .runner import TrainingRunner
 
-LINK_FIELDS = [share.Field(name, type(getattr(Config(), name)), *Config.LIMITS[name]) for name in state.TRAIN_FIELDS]
-SETTING_NAMES = {"lr": "η", "batch_size": "batch", "epochs": "epochs", "hidden": "hidden units", "seed": "seed"}
+LINK_FIELDS = [share.Field(name, type(getattr(Config(), name)), *Config.LIMITS[name])
+               for name in train_state.TRAIN_FIELDS]
 DIVERGED_LR_CUT = 10     # a diverged run is offered to continue at this many times smaller η
 SHUTDOWN_WAIT = 5.0      # seconds the server's exit waits for its runs to keep their last steps
 
@@ -100,7 +100,7 @@ def _restore_run(token: str) -> str | None:
     if live is not None:   # a reload: the run never stopped
         live.watch(session_connected())
         state.set_runner(live)
-        state.set_train_settings(settings_of(live.config))
+        train_state.set_train_settings(settings_of(live.config))
         return f"Your run is still training ({describe.run(live.status())}): this page follows it again."
     try:
         checkpoint = checkpoints.load(token)
@@ -110,7 +110,7 @@ def _restore_run(token: str) -> str | None:
         return None
     run = TrainingRunner.restored(checkpoint)
     state.set_runner(run)
-    state.set_train_settings(settings_of(checkpoint.config))
+    train_state.set_train_settings(settings_of(checkpoint.config))
     return restored_message(checkpoint, run)
 
 
@@ -129,7 +129,8 @@ def restored_message(checkpoint: runner.Checkpoint, run: TrainingRunner) -> str:
 
 
 def _restore_digits(token: str) -> str | None:
-    if len(state.my_digits()):
+    kept = state.my_digits()
+    if kept is not None and len(kept):
         return None
     return _restore("Your My digits set", lambda: checkpoints.load_digits(token), state.set_my_digits,
                     lambda digits: f"My digits: your {words.count(len(digits), 'drawing')} "
@@ -169,11 +170,11 @@ class LinkConflict(NamedTuple):
 
 
 def settings_of(config: Config) -> dict[str, Any]:
-    return {name: getattr(config, name) for name in state.TRAIN_FIELDS}
+    return {name: getattr(config, name) for name in train_state.TRAIN_FIELDS}
 
 
 def settings_text(values: dict[str, Any]) -> str:
-    return " · ".join(f"{SETTING_NAMES[name]} {value:g}" for name, value in values.items())
+    return " · ".join(f"{train_state.TRAIN_FIELDS[name].short} {value:g}" for name, value in values.items())
 
 
 def read_link() -> list[str]:
@@ -189,15 +190,15 @@ def read_link() -> list[str]:
     if not values:
         return notes
     if run is None:
-        state.set_train_settings(values)
+        train_state.set_train_settings(values)
         return notes
     ran = settings_of(run.config)
     differ = {name: value for name, value in values.items() if ran[name] != value}
     if differ:
         applied = "run" if run.alive else "link"
         if applied == "link":
-            state.set_train_settings(values)
-        state.set_link_conflict(LinkConflict(differ, {name: ran[name] for name in differ}, applied))
+            train_state.set_train_settings(values)
+        train_state.set_link_conflict(LinkConflict(differ, {name: ran[name] for name in differ}, applied))
     return notes
 
 
@@ -217,16 +218,16 @@ def conflict_message(conflict: LinkConflict, run: TrainingRunner) -> str:
 
 def apply_conflict_side(side: str) -> None:
     """Put the link's (`side`="link") or the run's ("run") values in the fields."""
-    conflict = state.link_conflict()
+    conflict = train_state.link_conflict()
     if conflict is None:
         return
-    state.set_train_settings(conflict.link if side == "link" else conflict.run)
-    state.set_link_conflict(conflict._replace(applied=side))
+    train_state.set_train_settings(conflict.link if side == "link" else conflict.run)
+    train_state.set_link_conflict(conflict._replace(applied=side))
 
 
 def write_link() -> None:
     """Keep the address bar in step with the settings, so copying it shares them."""
-    wanted = share.encode(state.train_settings(), LINK_FIELDS)
+    wanted = share.encode(train_state.train_settings(), LINK_FIELDS)
     if {k: st.query_params.get(k) for k in wanted} != wanted:
         st.query_params.update(wanted)
 
