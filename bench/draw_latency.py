@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from support import (CHROMIUM, CHROMIUM_ARGS, ONE, PREDICTION, PROMPT, SEVEN, ZERO, draw_strokes,  # noqa: E402
-                     streamlit_server)
+                     start_long_run, streamlit_server)
 
 TARGET_ANSWER_MS, TARGET_REST_MS = 120.0, 350.0
 CROWD_TARGET_MEDIAN_S, CROWD_TARGET_P90_S, CROWD_TARGET_CPU_S = 0.4, 0.8, 0.10
@@ -134,17 +134,23 @@ def clear(page) -> None:
     page.wait_for_timeout(300)   # the old canvas leaves the DOM
 
 
+def probed_page(playwright, timeout_ms: int):
+    """Chromium at VIEWPORT with the WebSocket probe in every page; (browser, page)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(PROBE)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    return browser, page
+
+
 def one_user(drawings: int, verbose: bool = False) -> int:
     from playwright.sync_api import sync_playwright
     from test_classroom import cpu_seconds
 
     with tempfile.TemporaryDirectory() as folder, streamlit_server(Path(folder) / "streamlit.log") as (url, server), \
             sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=VIEWPORT)
-        context.add_init_script(PROBE)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
+        browser, page = probed_page(playwright, timeout_ms=30_000)
         page.goto(url)
         page.get_by_text(PROMPT).wait_for()
         rows, cpu = [], []
@@ -231,11 +237,7 @@ def interactions() -> int:
     lines = []
     with tempfile.TemporaryDirectory() as folder, streamlit_server(Path(folder) / "streamlit.log") as (url, server), \
             sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=VIEWPORT)
-        context.add_init_script(PROBE)
-        page = context.new_page()
-        page.set_default_timeout(60_000)
+        browser, page = probed_page(playwright, timeout_ms=60_000)
         page.goto(f"{url}/Evaluate")
         page.locator(".st-key-confusion .js-plotly-plot").wait_for()
         cells = [("9", "4"), ("7", "2"), ("3", "5"), ("8", "3"), ("2", "7"), ("4", "9")]
@@ -253,13 +255,7 @@ def interactions() -> int:
         lines.append(f"  {'Boundaries, Play':<32}{frames / 8:.2f} frames/s; server CPU per frame "
                      f"{used / max(frames, 1) * 1000:.0f} ms (training included)")
 
-        page.goto(f"{url}/Train")
-        epochs = page.locator('[class*="st-key-train_epochs"] input')
-        epochs.fill("200")
-        epochs.press("Enter")
-        page.wait_for_timeout(500)
-        page.get_by_role("button", name="Start").click()
-        page.get_by_role("button", name="Stop").and_(page.locator(":enabled")).wait_for()
+        start_long_run(page, url)
         page.wait_for_timeout(3000)
         on_train, refreshes = window_cpu(page, server, 10)
         page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Draw").click()

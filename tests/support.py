@@ -321,6 +321,17 @@ def streamlit_server(log_path: Path, max_training: int = 1,
             process.wait(5)
 
 
+def start_long_run(page, url: str) -> None:
+    """Start a 200-epoch run on the Train page and wait until it trains."""
+    page.goto(f"{url}/Train")
+    epochs = page.locator('[class*="st-key-train_epochs"] input')
+    epochs.fill("200")
+    epochs.press("Enter")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Stop").and_(page.locator(":enabled")).wait_for()
+
+
 def open_draw(page, url: str) -> None:
     page.goto(url)
     page.locator(CANVAS).wait_for()

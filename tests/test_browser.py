@@ -16,7 +16,7 @@ from PIL import Image
 from lab.my_digits import digit_set as my_digits
 from mlp import weights
 from support import (CANVAS, ONE, PREDICTION, PROMPT, SEVEN, ZERO, draw_strokes, needs_mnist, open_draw,
-                     progress_bar, read_prediction, steps_in)
+                     progress_bar, read_prediction, start_long_run, steps_in)
 
 pytestmark = pytest.mark.browser
 
@@ -54,16 +54,6 @@ def charts_drawn(page) -> None:
     """Wait until every plotly chart on the page has been drawn (plotly.js loads lazily)."""
     page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                                      .every(chart => chart.querySelector('.main-svg'))""")
-
-
-def start_long_run(page, url: str) -> None:
-    page.goto(f"{url}/Train")
-    epochs = page.locator('[class*="st-key-train_epochs"] input')
-    epochs.fill("200")
-    epochs.press("Enter")
-    page.wait_for_timeout(500)
-    page.get_by_role("button", name="Start").click()
-    page.get_by_role("button", name="Stop").and_(page.locator(":enabled")).wait_for()
 
 
 def go_to(page, link: str) -> None:
