@@ -103,13 +103,11 @@ def save(token: str, checkpoint: Checkpoint) -> Path:
 
 def load(token: str) -> Checkpoint | None:
     """The browser's last run, or None if there is none; CheckpointError if the file is damaged."""
-    if not is_token(token):
+    raw = _read(token, RUN, MAX_BYTES)
+    if raw is None:
         return None
-    path = path_for(token)
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise CheckpointError("the checkpoint is larger than any run makes")
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             if set(z.files) != {*PARAMS, "loss_steps", "losses", "info"}:
                 raise CheckpointError(f"unexpected members {sorted(z.files)}")
             arrays = {name: z[name] for name in PARAMS}
@@ -117,8 +115,6 @@ def load(token: str) -> Checkpoint | None:
             if loss_steps.shape != losses.shape or loss_steps.ndim != 1 or len(losses) > loss_history.CAPACITY:
                 raise CheckpointError("the checkpoint's loss curve is malformed")
             info = json.loads(z["info"].tobytes().decode())
-    except FileNotFoundError:
-        return None
     except CheckpointError:
         raise
     except (OSError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile, EOFError) as e:
