@@ -7,10 +7,13 @@ may use its TRAIN_FAMILIES, and this benchmark scores the HELD_OUT_FAMILIES
 (styles never trained on) through `to_mnist`, per digit and per family, and
 the train families and MNIST test beside them.
 
-    python bench/drawn_digits.py [weights.npz ...] [--png grid.png]
+    python bench/drawn_digits.py [weights.npz ...] [--png grid.png] [--fonts DIR]
 
 Default: the shipped weights.  Several weight files are shown side by side
 (e.g. old and new).  Everything is seeded, so the sets are the same on every run.
+Last, the machine's TrueType fonts (every .ttf/.otf under --fonts, default
+/usr/share/fonts) set each digit large on the canvas: printed shapes, with the
+hairlines and heavy stems no pen on the canvas makes.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from mlp.preprocess import STROKE_WIDTH, to_mnist  # noqa: E402
 from mlp.strokes import (CANVAS, HELD_OUT_FAMILIES, TRAIN_FAMILIES, Drawing, make_drawings,  # noqa: E402,F401
                          render)
 
-HELD_OUT_PER_DIGIT = 20    # per family: 8 held-out families → 1600 drawings
+HELD_OUT_PER_DIGIT = 50    # per family: 8 held-out families → 4000 drawings, 400 per digit (one miss = 0.25 %)
 TRAIN_PER_DIGIT = 10       # per family: 12 train families → 1200 drawings
 HELD_OUT_SEED, TRAIN_SEED = 0, 1   # training_set uses its own seed; these drawings are new either way
 
@@ -106,6 +109,47 @@ def grid(images, columns: int = 10, cell: int = 140) -> np.ndarray:
     return out
 
 
+# -- printed digits: the machine's fonts ----------------------------------------------
+
+FONT_DIR = Path("/usr/share/fonts")
+FONT_HEIGHT = 0.75          # a digit's ink height, share of the canvas ("large on the canvas")
+
+
+class Typeset(NamedTuple):
+    fonts: list[str]        # (N,) the font file's name for each row
+    labels: np.ndarray      # (N,)
+    inputs: np.ndarray      # (N,784) through to_mnist
+
+
+def typeset(font_dir=FONT_DIR, preprocess: Callable = to_mnist) -> Typeset | None:
+    """Every digit in every font under font_dir, white on the black canvas, centred; None without fonts."""
+    try:
+        from PIL import Image, ImageDraw, ImageFont   # Pillow comes with Streamlit
+    except ImportError:
+        return None
+    paths = sorted(p for p in Path(font_dir).rglob("*") if p.suffix.lower() in (".ttf", ".otf"))
+    fonts, labels, inputs = [], [], []
+    for path in paths:
+        try:
+            font = ImageFont.truetype(str(path), 100)
+        except OSError:
+            continue
+        for digit in range(10):
+            # Size the font so the ink, not the em box, is FONT_HEIGHT of the canvas.
+            left, top, right, bottom = font.getbbox(str(digit))
+            sized = font.font_variant(size=max(8, round(100 * FONT_HEIGHT * CANVAS / max(1, bottom - top))))
+            left, top, right, bottom = sized.getbbox(str(digit))
+            canvas = Image.new("L", (CANVAS, CANVAS), 0)
+            ImageDraw.Draw(canvas).text(((CANVAS - right - left) / 2, (CANVAS - bottom - top) / 2), str(digit),
+                                        fill=255, font=sized)
+            x = preprocess(np.asarray(canvas))
+            if x is not None:
+                fonts.append(path.name), labels.append(digit), inputs.append(x)
+    if not fonts:
+        return None
+    return Typeset(fonts, np.array(labels), np.stack(inputs))
+
+
 def load_model(path=None):
     """An MLP from a weights .npz (checked, never unpickled); the shipped weights by default."""
     return weights.load(path if path else weights.SHIPPED)
@@ -131,6 +175,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-train-families", action="store_true", help="score the held-out families only")
     parser.add_argument("--png", help="save a grid of held-out drawings each row above its 28×28 inputs, "
                                       "misread ones first")
+    parser.add_argument("--fonts", default=str(FONT_DIR), help="folder of .ttf/.otf fonts to typeset, or 'none'")
     args = parser.parse_args(argv)
     width = None if args.stroke_width.lower() == "none" else float(args.stroke_width)
     preprocess = lambda image: to_mnist(image, width)
@@ -141,9 +186,15 @@ def main(argv=None) -> int:
     try:
         from mlp.idx import load_mnist
         X_test, y_test = load_mnist("test")
-        print("MNIST test" + "".join(f"  {n}: {m.accuracy(X_test, y_test):.2%}" for n, m in zip(names, models)))
     except (OSError, ValueError) as e:
         print(f"MNIST test: not available ({e})")
+    else:
+        predictions = [m.predict(X_test.astype(np.float32) / 255) for m in models]
+        print("\nMNIST test (10 000)" + "".join(f"{n:>16}" for n in names))
+        print(f"  {'overall':<22}" + "".join(f"{(p == y_test).mean():>16.2%}" for p in predictions))
+        for digit in range(10):
+            print(f"  digit {digit:<16}" + "".join(f"{(p[y_test == digit] == digit).mean():>16.2%}"
+                                                    for p in predictions))
 
     held = drawn_set(HELD_OUT_FAMILIES, args.n_per_digit, args.seed, preprocess)
     held_scores = [score(m, held) for m in models]
@@ -151,6 +202,18 @@ def main(argv=None) -> int:
     if not args.no_train_families:
         train = drawn_set(TRAIN_FAMILIES, TRAIN_PER_DIGIT, TRAIN_SEED, preprocess)
         table(f"train families ({len(train.labels)} new drawings)", names, [score(m, train) for m in models])
+
+    printed = None if args.fonts == "none" else typeset(args.fonts, preprocess)
+    if printed is None:
+        print(f"\ntypefaces: no fonts under {args.fonts}")
+    else:
+        print(f"\ntypefaces ({len(set(printed.fonts))} fonts × 10 digits, set large on the canvas)"
+              + "".join(f"{n:>16}" for n in names))
+        found = [m.predict(printed.inputs) for m in models]
+        print(f"  {'overall':<22}" + "".join(f"{(p == printed.labels).mean():>16.1%}" for p in found))
+        for name, p in zip(names, found):
+            misses = [f"{printed.fonts[i]} {printed.labels[i]}→{p[i]}" for i in np.flatnonzero(p != printed.labels)]
+            print(f"  misread by {name}: " + (", ".join(misses) or "none"))
 
     if args.png:
         wrong = np.flatnonzero(held_scores[0].predictions != held.labels)

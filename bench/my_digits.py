@@ -54,7 +54,8 @@ USUAL = tuple(strokes.FAMILIES[name] for name in ("school", "cursive", "typeface
 def hard_drawing(label: int, rng: np.random.Generator) -> np.ndarray:
     """One (280,280) uint8 canvas picture of `label` in its hard style."""
     width = rng.uniform(12, 24)
-    return strokes.render(strokes.place(HARD_STYLES[label](rng), HAND, rng, width), width)
+    height = rng.uniform(*HAND.size) * strokes.CANVAS
+    return strokes.render(strokes.place(HARD_STYLES[label](rng), HAND, rng, width, height), width)
 
 
 def hard_drawings(n_per_style: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

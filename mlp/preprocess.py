@@ -166,15 +166,40 @@ def restroke(cropped: np.ndarray, target: float | None = STROKE_WIDTH) -> np.nda
     new_width = target * (longer - width) / (BOX - target)
     radius = max((new_width - width) / 2, -width / 4) * scale
     radius = float(np.clip(radius, -MAX_RADIUS, MAX_RADIUS))
+    work = np.pad(work, int(abs(radius)) + 2)
+    out = _morph(work, radius)
+    if radius < 0:
+        # A typeface's hairlines (the top and bottom of a bold serif 0) are thinner than its stems, and
+        # eroding the stems to the target would erase them, leaving "| |", read as a 4. So every stroke
+        # also keeps its centre line drawn with the target pen, never wider than the ink it came from.
+        pen = _morph(_skeleton(work > .5), new_width * scale / 2)
+        out = np.maximum(out, np.minimum(work, pen))
+    return crop_to_ink(out) if (out > INK_THRESHOLD).any() else crop_to_ink(work)
+
+
+def _morph(img: np.ndarray, radius: float) -> np.ndarray:
+    """Grayscale dilation (radius > 0) or erosion (< 0) by |radius| pixels, blending two whole-pixel radii
+    for the fraction; `img` must have |radius| + 1 pixels of background around the ink."""
     whole, fraction = int(abs(radius)), abs(radius) % 1
     op = np.maximum if radius > 0 else np.minimum
-    work = np.pad(work, whole + 2)
-    out = work
+    out = img
     for step in range(whole):
         out = _grow(out, op, square=step % 2 == 1)
     if fraction > 0:
         out = (1 - fraction) * out + fraction * _grow(out, op, square=whole % 2 == 1)
-    return crop_to_ink(out) if (out > INK_THRESHOLD).any() else crop_to_ink(work)
+    return out
+
+
+def _skeleton(mask: np.ndarray) -> np.ndarray:
+    """The morphological skeleton (Lantuéjoul) of a boolean mask, as float32 0/1: what each erosion
+    leaves that an opening of it would not, i.e. the centre lines of every stroke, thin or thick."""
+    skeleton = np.zeros(mask.shape, bool)
+    eroded = mask
+    while eroded.any():
+        shrunk = _grow(eroded, np.minimum, square=False)
+        skeleton |= eroded & ~_grow(shrunk, np.maximum, square=False)
+        eroded = shrunk
+    return skeleton.astype(np.float32)
 
 
 def _grow(img: np.ndarray, op, square: bool) -> np.ndarray:

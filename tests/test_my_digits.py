@@ -304,17 +304,21 @@ def lesson(model: MLP, x: np.ndarray, label: int, lr: float) -> tuple[MLP, float
 
 @needs_mnist
 def test_the_default_lesson_puts_a_misread_right_for_little_mnist(shipped):
-    """Teach it at the default η on drawings the shipped model misreads: helpful, not destructive."""
+    """Teach it at the default η on drawings the shipped model misreads: helpful, not destructive.
+    One step puts most of them right (the code's promise; bench/my_digits.py: 9 of 11), each much surer."""
     x, y = hard_drawings(6, seed=3)
     wrong = np.flatnonzero(shipped.predict(x) != y)
-    assert len(wrong) >= 3
+    assert len(wrong) >= 4
     test = mnist.load("test")
     start = shipped.accuracy(*test)
-    for i in wrong[:4]:
+    put_right = 0
+    for i in wrong:
         taught, before, after = lesson(shipped, x[i], int(y[i]), md.LESSON_LR)
-        assert after > before + 0.2 and taught.predict(x[i][None])[0] == y[i]
+        assert after > before + 0.2
+        put_right += int(taught.predict(x[i][None])[0] == y[i])
         cost = md.test_cost(shipped, taught, test, before_accuracy=start)
         assert cost.test_before == start and cost.drop_points < 0.3
+    assert put_right > len(wrong) / 2
 
 
 @needs_mnist

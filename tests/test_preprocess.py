@@ -182,6 +182,20 @@ def test_restroke_brings_width_to_the_mnist_target():
         assert abs(estimate_stroke_width(scaled) - preprocess.STROKE_WIDTH) < 0.3
 
 
+def test_thinning_keeps_a_typefaces_hairlines():
+    """A bold serif 0 has heavy sides and hairline top and bottom. Eroding the sides to MNIST's width
+    erased the hairlines, leaving "| |", read as a 4; the hairlines must stay ink."""
+    yy, xx = np.mgrid[0:280, 0:280] + .5
+    outer = ((xx - 140) / 70) ** 2 + ((yy - 140) / 100) ** 2 <= 1
+    counter = ((xx - 140) / 24) ** 2 + ((yy - 140) / 94) ** 2 <= 1            # sides 46 px, top and bottom 6 px
+    field = stages(((outer & ~counter) * 255).astype(np.uint8)).centred28
+    rows, cols = np.flatnonzero(field.any(axis=1)), np.flatnonzero(field.any(axis=0))
+    middle = (cols[0] + cols[-1]) // 2
+    assert field[rows[0]:rows[0] + 2, middle].max() > .5                       # the top hairline
+    assert field[rows[-1] - 1:rows[-1] + 1, middle].max() > .5                 # the bottom one
+    assert estimate_stroke_width(field) < preprocess.STROKE_WIDTH + 1.5         # the sides were still thinned
+
+
 # -- odd inputs -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, image", [

@@ -45,7 +45,7 @@ READ_ORDER = ("y", "x", "strokes")   # y first: its length bounds what strokes m
 MAX_LISTED = 16                 # members an archive may list before it is refused unread (a weights file has 5)
 
 # Teach it: one SGD step on one drawing, with no batch average to temper it.  The default puts most
-# misread drawings right for hundredths of a point of MNIST test; the top of the range already costs
+# misread drawings right for about a tenth of a point of MNIST test; the top of the range already costs
 # points (bench/my_digits.py; docs/benchmarks.md).
 LESSON_LR = 0.005
 LESSON_LR_RANGE = (0.001, 0.02)
