@@ -136,7 +136,7 @@ def typeset(font_dir=FONT_DIR, preprocess: Callable = to_mnist) -> Typeset | Non
             continue
         for digit in range(10):
             # Size the font so the ink, not the em box, is FONT_HEIGHT of the canvas.
-            left, top, right, bottom = font.getbbox(str(digit))
+            _, top, _, bottom = font.getbbox(str(digit))
             sized = font.font_variant(size=max(8, round(100 * FONT_HEIGHT * CANVAS / max(1, bottom - top))))
             left, top, right, bottom = sized.getbbox(str(digit))
             canvas = Image.new("L", (CANVAS, CANVAS), 0)
@@ -144,7 +144,9 @@ def typeset(font_dir=FONT_DIR, preprocess: Callable = to_mnist) -> Typeset | Non
                                         fill=255, font=sized)
             x = preprocess(np.asarray(canvas))
             if x is not None:
-                fonts.append(path.name), labels.append(digit), inputs.append(x)
+                fonts.append(path.name)
+                labels.append(digit)
+                inputs.append(x)
     if not fonts:
         return None
     return Typeset(fonts, np.array(labels), np.stack(inputs))

@@ -147,8 +147,9 @@ def test_4_a_links_settings_and_a_restored_run_are_told_apart_and_steps_count_on
         resume = shared.get_by_role("button", name=re.compile(r"^Continue: \d+ epochs? left at η 0\.1$"))
         resume.click()
         shared.get_by_text("Finished 20 epochs").first.wait_for(timeout=300_000)
-        progress = progress_bar(shared).inner_text()
-        assert "steps: 9,380/9,380" in progress, progress      # 20 × 469: none counted twice
+        # The message is drawn first in the rerun that shows it; the progress bar keeps the last refresh's
+        # count until the same rerun reaches it, so wait for the bar rather than read it once.
+        sync_api.expect(progress_bar(shared)).to_contain_text("steps: 9,380/9,380")  # 20 × 469: none counted twice
         shared.get_by_role("button", name="Use my run's settings").wait_for(state="detached")
 
 
