@@ -67,9 +67,15 @@ class Score(NamedTuple):
 def score(model, s: DrawnSet) -> Score:
     """Accuracy overall, per digit and per family; a drawing `to_mnist` calls blank counts as wrong."""
     predictions = np.where(s.blank, -1, model.predict(s.inputs) if len(s.labels) else -1)
-    correct = predictions == s.labels
-    per_digit = {int(d): float(correct[s.labels == d].mean()) for d in np.unique(s.labels)}
-    per_family = {str(f): float(correct[s.families == f].mean()) for f in dict.fromkeys(s.families)}
+    return tally(predictions, s.labels, s.families)
+
+
+def tally(predictions: np.ndarray, labels: np.ndarray, families: np.ndarray | None = None) -> Score:
+    """Accuracy overall, per digit and (given each row's family) per family."""
+    correct = predictions == labels
+    per_digit = {int(d): float(correct[labels == d].mean()) for d in np.unique(labels)}
+    per_family = {} if families is None else \
+        {str(f): float(correct[families == f].mean()) for f in dict.fromkeys(families)}
     return Score(float(correct.mean()) if len(correct) else 0.0, per_digit, per_family, predictions)
 
 
@@ -157,14 +163,15 @@ def load_model(path=None):
     return weights.load(path if path else weights.SHIPPED)
 
 
-def table(title: str, names: list[str], scores: list[Score]) -> None:
+def table(title: str, names: list[str], scores: list[Score], decimals: int = 1) -> None:
     """One column per model: overall, then per family, then per digit."""
+    cell = f">16.{decimals}%"
     print(f"\n{title}" + "".join(f"{n:>16}" for n in names))
-    print(f"  {'overall':<22}" + "".join(f"{s.accuracy:>16.1%}" for s in scores))
+    print(f"  {'overall':<22}" + "".join(f"{s.accuracy:{cell}}" for s in scores))
     for family in scores[0].per_family:
-        print(f"  family {family:<15}" + "".join(f"{s.per_family[family]:>16.1%}" for s in scores))
+        print(f"  family {family:<15}" + "".join(f"{s.per_family[family]:{cell}}" for s in scores))
     for digit in scores[0].per_digit:
-        print(f"  digit {digit:<16}" + "".join(f"{s.per_digit[digit]:>16.1%}" for s in scores))
+        print(f"  digit {digit:<16}" + "".join(f"{s.per_digit[digit]:{cell}}" for s in scores))
 
 
 def main(argv=None) -> int:
@@ -191,12 +198,8 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as e:
         print(f"MNIST test: not available ({e})")
     else:
-        predictions = [m.predict(X_test.astype(np.float32) / 255) for m in models]
-        print("\nMNIST test (10 000)" + "".join(f"{n:>16}" for n in names))
-        print(f"  {'overall':<22}" + "".join(f"{(p == y_test).mean():>16.2%}" for p in predictions))
-        for digit in range(10):
-            print(f"  digit {digit:<16}" + "".join(f"{(p[y_test == digit] == digit).mean():>16.2%}"
-                                                    for p in predictions))
+        inputs = X_test.astype(np.float32) / 255
+        table("MNIST test (10 000)", names, [tally(m.predict(inputs), y_test) for m in models], decimals=2)
 
     held = drawn_set(HELD_OUT_FAMILIES, args.n_per_digit, args.seed, preprocess)
     held_scores = [score(m, held) for m in models]

@@ -100,6 +100,11 @@ def test_a_sevens_serif_is_short_however_often_a_family_draws_it():
             assert .1 <= head[0, 1] <= .2
 
 
+def nearest(a, b) -> float:
+    """The shortest distance between a point of stroke a and a point of stroke b."""
+    return float(np.hypot(*(a[:, None] - b[None]).T).min())
+
+
 def test_a_typeface_six_arcs_over_and_its_terminal_turns_down_short_of_the_loop():
     loop = .6
     for hook in (0, 1):
@@ -108,9 +113,7 @@ def test_a_typeface_six_arcs_over_and_its_terminal_turns_down_short_of_the_loop(
         assert p[:, 1].min() == pytest.approx(0, abs=1e-3)                    # the arch reaches the top
         top = p[:, 1].argmin()
         assert p[0, 1] > p[top // 2, 1] and p[0, 0] > p[top, 0]               # the terminal hangs down, right
-        terminal, ring = p[:10], p[-48:]
-        gaps = np.hypot(*(terminal[:, None] - ring[None]).T)
-        assert gaps.min() >= .2 - 1e-9                                           # ... and stops short of the loop
+        assert nearest(p[:10], p[-48:]) >= .2 - 1e-9                            # ... and stops short of the loop
         np.testing.assert_allclose(p[-1], (0, 1 - loop / 2), atol=1e-6)        # the loop closes at its left side
     nine = strokes_of(9, printed=1, head=loop, round=1, arch_end=.2, terminal_hook=0)[0]
     assert nine[0, 1] > .5 and nine[0, 0] < np.median(nine[:, 0])            # a 9's tail curls back left
@@ -145,7 +148,7 @@ def test_terminals_and_tails_stop_a_visible_gap_short_of_a_loop():
         rng = np.random.default_rng(seed)
         pen = (.03, .08, .15)[seed % 3]
         six = S.DIGITS[6](S.Knobs(family, 6, rng, pen=pen))[0]
-        assert np.hypot(*(six[:10, None] - six[None, -48:]).T).min() >= pen + .03 - 1e-9
+        assert nearest(six[:10], six[-48:]) >= pen + .03 - 1e-9                # terminal to loop
         nine = S.DIGITS[9](S.Knobs(family, 9, rng, pen=pen))[0]
         head_bottom = nine[:48, 1].max()
         assert nine[-1, 1] - head_bottom >= pen + .03 - 1e-9
